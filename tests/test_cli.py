@@ -1,0 +1,56 @@
+"""The command line on real models: info, run, verify, golden, and its error exits."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from conftest import shared_model
+from tinysim.cli import main
+
+
+def test_info(capsys):
+    assert main(["info", str(shared_model("mlperf_kws"))]) == 0
+    out = capsys.readouterr().out
+    assert "13 ops" in out and "DEPTHWISE_CONV_2D" in out
+    assert "2,664,768 MACs" in out
+
+
+def test_run_saves_outputs(tmp_path, capsys):
+    model = shared_model("mlperf_kws")
+    x = np.random.default_rng(3).integers(-128, 128, (1, 49, 10, 1)).astype(np.int8)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["run", str(model), "--input", str(tmp_path / "x.npy"),
+                 "--out", str(tmp_path / "out")]) == 0
+    saved = np.load(tmp_path / "out" / "output0_t34.npy")
+    assert saved.shape == (1, 12) and saved.dtype == np.int8
+    assert "output 0 (tensor 34" in capsys.readouterr().out
+
+
+def test_verify_summary_line(capsys):
+    assert main(["verify", str(shared_model("mlperf_kws")), "--inputs", "3"]) == 0
+    assert capsys.readouterr().out.strip() == "mlperf_kws.tflite: 13/13 ops bit-exact over 3 inputs"
+
+
+def test_golden_vectors(tmp_path):
+    model = shared_model("mlperf_kws")
+    assert main(["golden", str(model), "--out", str(tmp_path)]) == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert len(manifest["ops"]) == 13 and len(manifest["model_sha256"]) == 64
+    header = (tmp_path / "op000_conv_2d.h").read_text()
+    assert manifest["model_sha256"] in header and "tinysim" in header
+    assert "#define OP000_CONV_2D_OUT0_DIM1 25" in header
+    assert "static const int8_t op000_conv_2d_out0[8000]" in header
+    assert "#define OP000_CONV_2D_OUT0_ZERO_POINT -128" in header
+    # the .npy files hold what the header holds, and chain from op to op
+    out0 = np.load(tmp_path / manifest["ops"][0]["arrays"][-1]["npy"])
+    in1 = np.load(tmp_path / manifest["ops"][1]["arrays"][0]["npy"])
+    assert np.array_equal(out0, in1)
+
+
+def test_bad_file_exits_cleanly(tmp_path, capsys):
+    p = tmp_path / "bad.tflite"
+    p.write_bytes(b"garbage" * 10)
+    assert main(["info", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.tflite" in err and "Traceback" not in err
