@@ -1,0 +1,178 @@
+"""CONV_2D, int8: TFLM reference_integer_ops::ConvPerChannel (grouped convolution included).
+
+Prepare follows TFLM's ConvPrepare / CalculateOpDataConv: SAME/VALID padding from
+ComputePaddingHeightWidth, one multiplier and shift per output channel from
+PopulateConvolutionQuantizationParams (a per-tensor filter repeats its scale), input_offset
+= -input zero point, output_offset = output zero point, clamp range from the fused
+activation. Eval per output element: sum of filter_val * (input_val + input_offset) over the
+window (points outside the image omitted), + bias, MultiplyByQuantizedMultiplier,
++ output_offset, clamp.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from tinysim.errors import ShapeError
+from tinysim.ir import Graph, Operator
+from ._conv_common import (bias_or_zeros, check_positive, input_tensors, offset_padded_input,
+                           per_channel_multipliers, require_bias, require_int8_activation,
+                           require_int8_filter, requantize, tensor_desc)
+from .common import activation_range_quantized, compute_out_size, compute_padding, op_where
+
+OPCODES = ("CONV_2D",)
+
+
+@dataclass(frozen=True, eq=False)
+class Conv2DParams:
+    stride_h: int
+    stride_w: int
+    dilation_h: int
+    dilation_w: int
+    pad_h: int
+    pad_w: int
+    input_offset: int
+    output_offset: int
+    act_min: int
+    act_max: int
+    output_multiplier: np.ndarray  # int32 per output channel
+    output_shift: np.ndarray       # int32 per output channel, > 0 = left shift
+    zero_bias: np.ndarray          # int32 zeros, used when the bias input is omitted
+
+
+def prepare(graph: Graph, op: Operator) -> Conv2DParams:
+    where = op_where(graph, op)
+    inp, filt, bias, out = input_tensors(graph, op, where, 2)
+    for role, t in (("input", inp), ("filter", filt), ("output", out)):
+        if len(t.shape) != 4:
+            raise ShapeError(f"{where}{role} {tensor_desc(t)} has shape {t.shape}; CONV_2D "
+                             "needs 4-D NHWC tensors (filter OHWI)")
+    o = op.options
+    check_positive(where, o, ("stride_h", "stride_w", "dilation_h", "dilation_w"))
+    batches, in_h, in_w, in_depth = inp.shape
+    out_depth, filter_h, filter_w, filter_depth = filt.shape
+    if out.shape[0] != batches or out.shape[3] != out_depth:
+        raise ShapeError(
+            f"{where}output {tensor_desc(out)} has shape {out.shape}; with input {inp.shape} "
+            f"and filter {filt.shape} it needs batch {batches} and {out_depth} channels")
+    if filter_depth == 0 or in_depth % filter_depth != 0 or \
+            out_depth % (in_depth // filter_depth) != 0:
+        raise ShapeError(
+            f"{where}filter {tensor_desc(filt)} has input depth {filter_depth}, which must "
+            f"divide the input depth {in_depth} (groups) and the groups must divide the "
+            f"{out_depth} output channels")
+    out_h = compute_out_size(o["padding"], in_h, filter_h, o["stride_h"], o["dilation_h"])
+    out_w = compute_out_size(o["padding"], in_w, filter_w, o["stride_w"], o["dilation_w"])
+    if (out_h, out_w) != out.shape[1:3]:
+        raise ShapeError(
+            f"{where}output {tensor_desc(out)} is {out.shape[1]}x{out.shape[2]} but a "
+            f"{filter_h}x{filter_w} {o['padding']} window with stride {o['stride_h']}x"
+            f"{o['stride_w']} and dilation {o['dilation_h']}x{o['dilation_w']} over "
+            f"{in_h}x{in_w} gives {out_h}x{out_w}; the model is malformed")
+    in_scale, in_zp = require_int8_activation(where, inp, "input")
+    out_scale, out_zp = require_int8_activation(where, out, "output")
+    filter_scales = require_int8_filter(where, filt, 0, out_depth)
+    require_bias(where, bias, out_depth)
+    mult, shift = per_channel_multipliers(in_scale, filter_scales, out_scale, out_depth)
+    act_min, act_max = activation_range_quantized(op.fused_activation, out_scale, out_zp,
+                                                  where=where)
+    return Conv2DParams(
+        stride_h=o["stride_h"], stride_w=o["stride_w"],
+        dilation_h=o["dilation_h"], dilation_w=o["dilation_w"],
+        pad_h=compute_padding(o["stride_h"], o["dilation_h"], in_h, filter_h, out_h),
+        pad_w=compute_padding(o["stride_w"], o["dilation_w"], in_w, filter_w, out_w),
+        input_offset=-in_zp, output_offset=out_zp, act_min=act_min, act_max=act_max,
+        output_multiplier=mult, output_shift=shift, zero_bias=np.zeros(out_depth, np.int32))
+
+
+def evaluate(params: Conv2DParams, inputs, outputs) -> None:
+    # prepare checked every shape and dtype against the graph
+    bias = inputs[2] if len(inputs) > 2 else None
+    _conv(params, inputs[0], inputs[1], bias_or_zeros(bias, params.zero_bias), outputs[0])
+
+
+def conv_2d(input: np.ndarray, filter: np.ndarray, bias: np.ndarray | None,
+            output_multiplier: np.ndarray, output_shift: np.ndarray, *,
+            output_size: tuple[int, int], stride: tuple[int, int] = (1, 1),
+            dilation: tuple[int, int] = (1, 1), padding: tuple[int, int] = (0, 0),
+            input_offset: int, output_offset: int, act_min: int = -128,
+            act_max: int = 127) -> np.ndarray:
+    """ConvPerChannel on plain arrays: input NHWC int8, filter OHWI int8, bias int32 or None,
+    per-output-channel multiplier/shift (TFLM convention), padding = (top, left)."""
+    input = np.ascontiguousarray(input)
+    filter = np.ascontiguousarray(filter)
+    if input.dtype != np.int8 or filter.dtype != np.int8 or input.ndim != 4 or filter.ndim != 4:
+        raise ShapeError(f"conv_2d needs a 4-D int8 input and a 4-D int8 filter, got "
+                         f"{input.dtype}{input.shape} and {filter.dtype}{filter.shape}")
+    out_depth, _, _, filter_depth = filter.shape
+    if filter_depth == 0 or input.shape[3] % filter_depth or \
+            out_depth % (input.shape[3] // filter_depth):
+        raise ShapeError(f"conv_2d: filter depth {filter_depth} must divide the input depth "
+                         f"{input.shape[3]} into groups that divide {out_depth} outputs")
+    mult = np.ascontiguousarray(output_multiplier, np.int32).reshape(-1)
+    shift = np.ascontiguousarray(output_shift, np.int32).reshape(-1)
+    bias = np.zeros(out_depth, np.int32) if bias is None else \
+        np.ascontiguousarray(bias, np.int32).reshape(-1)
+    if mult.size != out_depth or shift.size != out_depth or bias.size != out_depth:
+        raise ShapeError(f"conv_2d: bias, multipliers and shifts need {out_depth} entries, "
+                         f"got {bias.size}, {mult.size}, {shift.size}")
+    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0 or min(output_size) < 1:
+        raise ShapeError("conv_2d: strides, dilations and output size must be positive and "
+                         "padding non-negative")
+    params = Conv2DParams(stride[0], stride[1], dilation[0], dilation[1], padding[0],
+                          padding[1], int(input_offset), int(output_offset), int(act_min),
+                          int(act_max), mult, shift, bias)
+    out = np.empty((input.shape[0], output_size[0], output_size[1], out_depth), np.int8)
+    _conv(params, input, filter, bias, out)
+    return out
+
+
+def _conv(p: Conv2DParams, x, filt, bias, out) -> None:
+    _, in_h, in_w, _ = x.shape
+    _, out_h, out_w, _ = out.shape
+    _, filter_h, filter_w, _ = filt.shape
+    # rows/columns the window reaches, past the input when SAME pads the far side
+    padded_h = max(p.pad_h + in_h, (out_h - 1) * p.stride_h + (filter_h - 1) * p.dilation_h + 1)
+    padded_w = max(p.pad_w + in_w, (out_w - 1) * p.stride_w + (filter_w - 1) * p.dilation_w + 1)
+    xo = offset_padded_input(x, p.input_offset, p.pad_h, p.pad_w, padded_h, padded_w)
+    _conv_engine(xo, filt, bias, p.output_multiplier, p.output_shift, p.stride_h, p.stride_w,
+                 p.dilation_h, p.dilation_w, p.output_offset, p.act_min, p.act_max, out)
+
+
+@njit(cache=True)
+def _conv_engine(xo, filter_data, bias_data, output_multiplier, output_shift, stride_height,
+                 stride_width, dilation_height_factor, dilation_width_factor, output_offset,
+                 output_activation_min, output_activation_max, output_data):
+    # xo holds input_val + input_offset on a 0 border already shifted by the padding, so
+    # in_y_origin = out_y * stride and every window point is "inside"
+    batches, output_height, output_width, output_depth = output_data.shape
+    _, filter_height, filter_width, filter_input_depth = filter_data.shape
+    input_depth = xo.shape[3]
+    groups = input_depth // filter_input_depth
+    filters_per_group = output_depth // groups
+    for batch in range(batches):
+        for out_y in range(output_height):
+            in_y_origin = out_y * stride_height
+            for out_x in range(output_width):
+                in_x_origin = out_x * stride_width
+                for out_channel in range(output_depth):
+                    group = out_channel // filters_per_group
+                    in_channel_base = group * filter_input_depth
+                    acc = np.int32(0)
+                    for filter_y in range(filter_height):
+                        in_y = in_y_origin + dilation_height_factor * filter_y
+                        for filter_x in range(filter_width):
+                            in_x = in_x_origin + dilation_width_factor * filter_x
+                            for in_channel in range(filter_input_depth):
+                                # int32 wraps like TFLM's int32_t accumulator
+                                acc = np.int32(
+                                    acc + np.int32(filter_data[out_channel, filter_y, filter_x,
+                                                               in_channel])
+                                    * np.int32(xo[batch, in_y, in_x,
+                                                  in_channel_base + in_channel]))
+                    acc = np.int32(acc + bias_data[out_channel])
+                    output_data[batch, out_y, out_x, out_channel] = requantize(
+                        acc, output_multiplier[out_channel], output_shift[out_channel],
+                        output_offset, output_activation_min, output_activation_max)
