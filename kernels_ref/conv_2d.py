@@ -17,7 +17,7 @@ from numba import njit
 
 from tinysim.errors import ShapeError
 from tinysim.ir import Graph, Operator
-from ._conv_common import (bias_or_zeros, check_positive, input_tensors, offset_padded_input,
+from ._conv_common import (bias_or_zeros, check_positive, input_tensors,
                            per_channel_multipliers, require_bias, require_int8_activation,
                            require_int8_filter, requantize, tensor_desc)
 from .common import activation_range_quantized, compute_out_size, compute_padding, op_where
@@ -40,6 +40,7 @@ class Conv2DParams:
     output_multiplier: np.ndarray  # int32 per output channel
     output_shift: np.ndarray       # int32 per output channel, > 0 = left shift
     zero_bias: np.ndarray          # int32 zeros, used when the bias input is omitted
+    filter_t: np.ndarray | None    # constant filter in window-major order (None: at run time)
 
 
 def prepare(graph: Graph, op: Operator) -> Conv2DParams:
@@ -84,7 +85,8 @@ def prepare(graph: Graph, op: Operator) -> Conv2DParams:
         pad_h=compute_padding(o["stride_h"], o["dilation_h"], in_h, filter_h, out_h),
         pad_w=compute_padding(o["stride_w"], o["dilation_w"], in_w, filter_w, out_w),
         input_offset=-in_zp, output_offset=out_zp, act_min=act_min, act_max=act_max,
-        output_multiplier=mult, output_shift=shift, zero_bias=np.zeros(out_depth, np.int32))
+        output_multiplier=mult, output_shift=shift, zero_bias=np.zeros(out_depth, np.int32),
+        filter_t=window_major(filt.data) if filt.is_constant else None)
 
 
 def evaluate(params: Conv2DParams, inputs, outputs) -> None:
@@ -123,56 +125,74 @@ def conv_2d(input: np.ndarray, filter: np.ndarray, bias: np.ndarray | None,
                          "padding non-negative")
     params = Conv2DParams(stride[0], stride[1], dilation[0], dilation[1], padding[0],
                           padding[1], int(input_offset), int(output_offset), int(act_min),
-                          int(act_max), mult, shift, bias)
+                          int(act_max), mult, shift, bias, None)
     out = np.empty((input.shape[0], output_size[0], output_size[1], out_depth), np.int8)
     _conv(params, input, filter, bias, out)
     return out
 
 
+def window_major(filter_data: np.ndarray) -> np.ndarray:
+    """OHWI filter -> [(filter_y, filter_x, in_channel)][out_channel], contiguous."""
+    return np.ascontiguousarray(filter_data.reshape(filter_data.shape[0], -1).T)
+
+
 def _conv(p: Conv2DParams, x, filt, bias, out) -> None:
-    _, in_h, in_w, _ = x.shape
-    _, out_h, out_w, _ = out.shape
-    _, filter_h, filter_w, _ = filt.shape
-    # rows/columns the window reaches, past the input when SAME pads the far side
-    padded_h = max(p.pad_h + in_h, (out_h - 1) * p.stride_h + (filter_h - 1) * p.dilation_h + 1)
-    padded_w = max(p.pad_w + in_w, (out_w - 1) * p.stride_w + (filter_w - 1) * p.dilation_w + 1)
-    xo = offset_padded_input(x, p.input_offset, p.pad_h, p.pad_w, padded_h, padded_w)
-    _conv_engine(xo, filt, bias, p.output_multiplier, p.output_shift, p.stride_h, p.stride_w,
-                 p.dilation_h, p.dilation_w, p.output_offset, p.act_min, p.act_max, out)
+    filter_t = p.filter_t if p.filter_t is not None else window_major(filt)
+    _conv_engine(x, filter_t, bias, p.output_multiplier, p.output_shift, filt.shape[1],
+                 filt.shape[2], p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, p.pad_h,
+                 p.pad_w, p.input_offset, p.output_offset, p.act_min, p.act_max, out)
 
 
 @njit(cache=True)
-def _conv_engine(xo, filter_data, bias_data, output_multiplier, output_shift, stride_height,
-                 stride_width, dilation_height_factor, dilation_width_factor, output_offset,
-                 output_activation_min, output_activation_max, output_data):
-    # xo holds input_val + input_offset on a 0 border already shifted by the padding, so
-    # in_y_origin = out_y * stride and every window point is "inside"
+def _conv_engine(input_data, filter_t, bias_data, output_multiplier, output_shift,
+                 filter_height, filter_width, stride_height, stride_width,
+                 dilation_height_factor, dilation_width_factor, pad_height, pad_width,
+                 input_offset, output_offset, output_activation_min, output_activation_max,
+                 output_data):
+    # Per output pixel: gather the window's (input_val + input_offset) into `patch`, 0 for
+    # points outside the image (TFLM omits them: same sum); then accumulate all output
+    # channels at once, innermost over contiguous channels of the window-major filter
+    # (filter_t[k, out_channel] = filter[out_channel, filter_y, filter_x, in_channel]).
     batches, output_height, output_width, output_depth = output_data.shape
-    _, filter_height, filter_width, filter_input_depth = filter_data.shape
-    input_depth = xo.shape[3]
+    _, input_height, input_width, input_depth = input_data.shape
+    window = filter_t.shape[0]
+    filter_input_depth = window // (filter_height * filter_width)
     groups = input_depth // filter_input_depth
     filters_per_group = output_depth // groups
+    patch = np.empty((groups, window), np.int16)
+    acc = np.empty(output_depth, np.int32)
     for batch in range(batches):
         for out_y in range(output_height):
-            in_y_origin = out_y * stride_height
+            in_y_origin = (out_y * stride_height) - pad_height
             for out_x in range(output_width):
-                in_x_origin = out_x * stride_width
-                for out_channel in range(output_depth):
-                    group = out_channel // filters_per_group
-                    in_channel_base = group * filter_input_depth
-                    acc = np.int32(0)
-                    for filter_y in range(filter_height):
-                        in_y = in_y_origin + dilation_height_factor * filter_y
-                        for filter_x in range(filter_width):
-                            in_x = in_x_origin + dilation_width_factor * filter_x
+                in_x_origin = (out_x * stride_width) - pad_width
+                for filter_y in range(filter_height):
+                    in_y = in_y_origin + dilation_height_factor * filter_y
+                    for filter_x in range(filter_width):
+                        in_x = in_x_origin + dilation_width_factor * filter_x
+                        is_point_inside_image = (in_x >= 0) and (in_x < input_width) and \
+                            (in_y >= 0) and (in_y < input_height)
+                        k0 = (filter_y * filter_width + filter_x) * filter_input_depth
+                        for group in range(groups):
                             for in_channel in range(filter_input_depth):
-                                # int32 wraps like TFLM's int32_t accumulator
-                                acc = np.int32(
-                                    acc + np.int32(filter_data[out_channel, filter_y, filter_x,
-                                                               in_channel])
-                                    * np.int32(xo[batch, in_y, in_x,
-                                                  in_channel_base + in_channel]))
-                    acc = np.int32(acc + bias_data[out_channel])
+                                if is_point_inside_image:
+                                    patch[group, k0 + in_channel] = input_data[
+                                        batch, in_y, in_x,
+                                        in_channel + group * filter_input_depth] + input_offset
+                                else:
+                                    patch[group, k0 + in_channel] = 0
+                for out_channel in range(output_depth):
+                    acc[out_channel] = 0
+                for group in range(groups):
+                    first = group * filters_per_group
+                    for k in range(window):
+                        input_val = np.int32(patch[group, k])
+                        for j in range(filters_per_group):
+                            # int32 wraps like TFLM's int32_t accumulator
+                            acc[first + j] = np.int32(
+                                acc[first + j] + np.int32(filter_t[k, first + j]) * input_val)
+                for out_channel in range(output_depth):
+                    total = np.int32(acc[out_channel] + bias_data[out_channel])
                     output_data[batch, out_y, out_x, out_channel] = requantize(
-                        acc, output_multiplier[out_channel], output_shift[out_channel],
+                        total, output_multiplier[out_channel], output_shift[out_channel],
                         output_offset, output_activation_min, output_activation_max)
