@@ -99,3 +99,37 @@ def test_input_shape_mismatch():
         ex.run([np.zeros((1, 49, 10, 1), np.float32)])
     with pytest.raises(ShapeError, match="has 1 input"):
         ex.run([])
+
+
+def _one_op_graph(opcode: str, dtype: str = "int8"):
+    from tinysim.ir import Graph, Operator, Quantization, Tensor
+    q = Quantization(np.array([0.05], np.float32), np.array([0], np.int64))
+    tensors = (Tensor(0, "x", (1, 4), dtype, q), Tensor(1, "y", (1, 4), dtype, q),
+               Tensor(2, "z", (1, 4), dtype, q))
+    op = Operator(0, opcode, (0, 1), (2,))
+    return Graph("toy.tflite", tensors, (op,), (0, 1), (2,))
+
+
+def test_unsupported_op_names_model_op_and_supported_list():
+    from tinysim.writer import write_model
+    g = load_model_bytes(write_model(_one_op_graph("SQUARED_DIFFERENCE")), "toy.tflite")
+    with pytest.raises(UnsupportedError) as exc:
+        Executor(g)
+    msg = str(exc.value)
+    assert "toy.tflite: op 0 is SQUARED_DIFFERENCE" in msg
+    assert "supported ops:" in msg and "CONV_2D" in msg and "DEPTHWISE_CONV_2D" in msg
+
+
+def test_unsupported_dtype_names_tensor():
+    from tinysim.writer import write_model
+    buf = bytearray(write_model(_one_op_graph("MAXIMUM")))
+    g = load_model_bytes(bytes(buf), "toy.tflite")
+    assert g.tensor(0).dtype == "int8"
+    # complex64 (TFLite type 8): patch the first tensor's type field in the flatbuffer
+    model = tflite.Model.GetRootAsModel(buf, 0)
+    t = model.Subgraphs(0).Tensors(0)
+    o = t._tab.Offset(6)  # Tensor.type
+    assert o
+    buf[t._tab.Pos + o] = 8
+    with pytest.raises(UnsupportedError, match=r"toy.tflite: tensor 0 \(x\) has TFLite type 8"):
+        load_model_bytes(bytes(buf), "toy.tflite")
