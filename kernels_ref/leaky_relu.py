@@ -1,0 +1,100 @@
+"""LEAKY_RELU, int8 and int16: TFLM reference_ops::QuantizeLeakyRelu.
+
+Prepare (TFLM CalculateOpDataLeakyRelu), the ratios formed in float32 as TFLM writes them:
+alpha multiplier = QuantizeMultiplier(input_scale * alpha / output_scale) and identity
+multiplier = QuantizeMultiplier(input_scale / output_scale). A negative alpha gives a
+negative multiplier, which TFLM's double-rounding path accepts.
+
+Eval: x - input zero point; >= 0 takes the identity multiplier, < 0 the alpha one
+(MultiplyByQuantizedMultiplier), + output zero point, clamped to the type.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from tinysim.errors import ShapeError, UnsupportedError
+from tinysim.ir import Graph, Operator
+from ._activation_common import INT_RANGES, check_array, per_tensor_quant, require_dtype, \
+    unary_tensors
+from ._fixedpoint import quantize_multiplier_double_rounding
+from .common import op_where
+from .quantization import multiply_by_quantized_multiplier
+
+OPCODES = ("LEAKY_RELU",)
+
+
+@dataclass(frozen=True)
+class LeakyReluParams:
+    input_offset: int
+    output_offset: int
+    output_multiplier_alpha: int
+    output_shift_alpha: int
+    output_multiplier_identity: int
+    output_shift_identity: int
+    quantized_min: int
+    quantized_max: int
+
+
+def leaky_relu_params(input_scale: float, input_zero_point: int, output_scale: float,
+                      output_zero_point: int, alpha: float, dtype: str = "int8"
+                      ) -> LeakyReluParams:
+    in_s, out_s, a = np.float32(input_scale), np.float32(output_scale), np.float32(alpha)
+    mult_alpha, shift_alpha = quantize_multiplier_double_rounding(float(np.float32(in_s * a) / out_s))
+    mult_id, shift_id = quantize_multiplier_double_rounding(float(np.float32(in_s / out_s)))
+    lo, hi = INT_RANGES[dtype]
+    return LeakyReluParams(int(input_zero_point), int(output_zero_point), mult_alpha,
+                           shift_alpha, mult_id, shift_id, lo, hi)
+
+
+def prepare(graph: Graph, op: Operator) -> LeakyReluParams:
+    where = op_where(graph, op)
+    inp, out = unary_tensors(graph, op, where)
+    require_dtype(where, inp, "input", ("int8", "int16"), "int8 and int16 (float LEAKY_RELU is "
+                  "not implemented)")
+    require_dtype(where, out, "output", (inp.dtype,), f"{inp.dtype}, the input's type")
+    in_scale, in_zp = per_tensor_quant(where, inp, "input")
+    out_scale, out_zp = per_tensor_quant(where, out, "output")
+    alpha = float(op.options.get("alpha", 0.0))
+    if not math.isfinite(alpha):
+        raise UnsupportedError(f"{where}alpha is {alpha}; it must be finite")
+    return leaky_relu_params(in_scale, in_zp, out_scale, out_zp, alpha, inp.dtype)
+
+
+def evaluate(params: LeakyReluParams, inputs, outputs) -> None:
+    p = params
+    _leaky_relu_quantized(inputs[0].reshape(-1), p.input_offset, p.output_offset,
+                          p.output_multiplier_alpha, p.output_shift_alpha,
+                          p.output_multiplier_identity, p.output_shift_identity,
+                          p.quantized_min, p.quantized_max, outputs[0].reshape(-1))
+
+
+def leaky_relu(input: np.ndarray, input_scale: float, input_zero_point: int,
+               output_scale: float, output_zero_point: int, alpha: float) -> np.ndarray:
+    x = check_array("leaky_relu", input, ("int8", "int16"))
+    lo, hi = INT_RANGES[x.dtype.name]
+    if not (lo <= input_zero_point <= hi and lo <= output_zero_point <= hi):
+        raise ShapeError(f"leaky_relu: zero points must lie in {x.dtype}'s range")
+    out = np.empty(x.shape, x.dtype)
+    evaluate(leaky_relu_params(input_scale, input_zero_point, output_scale, output_zero_point,
+                               alpha, x.dtype.name), [x], [out])
+    return out
+
+
+@njit(cache=True)
+def _leaky_relu_quantized(input_data, input_offset, output_offset, output_multiplier_alpha,
+                          output_shift_alpha, output_multiplier_identity,
+                          output_shift_identity, quantized_min, quantized_max, output_data):
+    for i in range(input_data.size):
+        input_value = np.int32(input_data[i]) - input_offset
+        if input_value >= 0:
+            unclamped_output = np.int32(np.int64(output_offset) + multiply_by_quantized_multiplier(
+                input_value, output_multiplier_identity, output_shift_identity))
+        else:
+            unclamped_output = np.int32(np.int64(output_offset) + multiply_by_quantized_multiplier(
+                input_value, output_multiplier_alpha, output_shift_alpha))
+        output_data[i] = min(max(unclamped_output, np.int32(quantized_min)),
+                             np.int32(quantized_max))
