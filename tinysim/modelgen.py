@@ -9,7 +9,7 @@ from running the float model on calibration images.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -70,10 +70,12 @@ def round_half_away(x: np.ndarray) -> np.ndarray:
 
 
 def quantize(x: np.ndarray, scale: float, zero_point: int, dtype: str = "int8") -> np.ndarray:
-    """Affine quantization as TFLite's QUANTIZE does it: round half away, add zp, clamp."""
+    """Float to integer as TFLM's QUANTIZE does it: float32 division, round half away from
+    zero, add the zero point, clamp; so a float-I/O model and its int8 twin see the same
+    integers."""
     lo, hi = INT_RANGES[dtype]
-    q = round_half_away(np.asarray(x, np.float64) / np.float64(np.float32(scale))) + zero_point
-    return np.clip(q, lo, hi).astype(dtype)
+    ratio = (np.asarray(x, np.float32) / np.float32(scale)).astype(np.float64)
+    return np.clip(round_half_away(ratio) + zero_point, lo, hi).astype(dtype)
 
 
 def affine_params(rmin: float, rmax: float, dtype: str = "int8") -> tuple[float, int]:
@@ -94,12 +96,11 @@ def symmetric_filter(w: np.ndarray, axis: int | None) -> QuantizedArray:
     3 for DEPTHWISE_CONV_2D); None gives one scale (FULLY_CONNECTED, as the converter does).
     """
     w = np.asarray(w, np.float64)
+    bshape = [1] * w.ndim
     if axis is None:
         amax = np.array([np.abs(w).max()])
-        bshape = [1] * w.ndim
     else:
         amax = np.abs(np.moveaxis(w, axis, 0)).reshape(w.shape[axis], -1).max(axis=1)
-        bshape = [1] * w.ndim
         bshape[axis] = -1
     # An all-zero channel still needs a positive scale (TFLM divides by it at Prepare).
     scale = np.where(amax > 0, amax / 127.0, 1.0).astype(np.float32)
@@ -169,7 +170,6 @@ def _quantization(scale, zero_point, axis: int, n_axis: int | None) -> Quantizat
     return Quantization(scale=s, zero_point=z, axis=int(axis))
 
 
-@dataclass
 class GraphBuilder:
     """Append-only graph construction; ``build()`` returns a frozen Graph.
 
@@ -177,20 +177,24 @@ class GraphBuilder:
     added in execution order (each input defined before it is read).
     """
 
-    name: str
-    description: str = "tinysim modelgen"
-    _tensors: list[_TensorSpec] = field(default_factory=list)
-    _ops: list[Operator] = field(default_factory=list)
-    _inputs: list[int] = field(default_factory=list)
-    _outputs: list[int] = field(default_factory=list)
-    _defined: set[int] = field(default_factory=set)
+    def __init__(self, name: str, description: str = "tinysim modelgen"):
+        self.name = name
+        self.description = description
+        self._tensors: list[_TensorSpec] = []
+        self._ops: list[Operator] = []
+        self._inputs: list[int] = []
+        self._outputs: list[int] = []
+        self._defined: set[int] = set()
 
     def _add(self, spec: _TensorSpec) -> int:
         self._tensors.append(spec)
         return len(self._tensors) - 1
 
-    def tensor(self, index: int) -> _TensorSpec:
-        return self._tensors[index]
+    def tensor(self, index: int) -> Tensor:
+        """The tensor as it will appear in the built graph (shape, dtype, quantization)."""
+        s = self._tensors[index]
+        return Tensor(index=index, name=s.name, shape=s.shape, dtype=s.dtype,
+                      quantization=s.quantization, data=s.data)
 
     def input(self, shape: Sequence[int], scale: float | None, zero_point: int | None,
               dtype: str = "int8", name: str | None = None) -> int:
@@ -258,9 +262,7 @@ class GraphBuilder:
     def build(self) -> Graph:
         if not self._inputs or not self._outputs:
             raise TinysimError(f"{self.name}: a graph needs at least one input and one output")
-        tensors = tuple(Tensor(index=k, name=s.name, shape=s.shape, dtype=s.dtype,
-                               quantization=s.quantization, data=s.data)
-                        for k, s in enumerate(self._tensors))
+        tensors = tuple(self.tensor(k) for k in range(len(self._tensors)))
         return Graph(name=self.name, tensors=tensors, operators=tuple(self._ops),
                      inputs=tuple(self._inputs), outputs=tuple(self._outputs),
                      description=self.description)
@@ -328,14 +330,20 @@ class _FloatNet:
     def _next(self) -> int:
         return len(self.values)
 
-    def conv(self, x: int, cout: int, k: int, stride: int, activation: str,
-             depthwise: bool = False, padding: str = "SAME") -> int:
+    def conv(self, x: int, cout: int, k: int, stride: int, activation: str) -> int:
+        cin = self.values[x].shape[3]
+        w = self.rng.normal(0.0, np.sqrt(2.0 / (k * k * cin)), (cout, k, k, cin))
+        return self._normalized(x, w, stride, "SAME", activation, depthwise=False)
+
+    def depthwise(self, x: int, k: int, stride: int, activation: str,
+                  padding: str = "SAME") -> int:
+        c = self.values[x].shape[3]
+        w = self.rng.normal(0.0, np.sqrt(2.0 / (k * k)), (1, k, k, c))
+        return self._normalized(x, w, stride, padding, activation, depthwise=True)
+
+    def _normalized(self, x: int, w: np.ndarray, stride: int, padding: str, activation: str,
+                    depthwise: bool) -> int:
         xv = self.values[x]
-        cin = xv.shape[3]
-        if depthwise:
-            w = self.rng.normal(0.0, np.sqrt(2.0 / (k * k)), (1, k, k, cin))
-        else:
-            w = self.rng.normal(0.0, np.sqrt(2.0 / (k * k * cin)), (cout, k, k, cin))
         raw = _conv_float(xv, w, stride, padding, depthwise)
         mean = raw.mean(axis=(0, 1, 2))
         std = raw.std(axis=(0, 1, 2)) + 1e-6
@@ -413,6 +421,9 @@ def sample_images(n: int, hw: int, seed: int) -> np.ndarray:
 
 def model_inputs(graph: Graph, images: np.ndarray) -> list[list[np.ndarray]]:
     """One input list per image, quantized with the graph input's own parameters."""
+    if len(graph.inputs) != 1:
+        raise ShapeError(f"{graph.name}: model_inputs feeds single-input graphs; this one has "
+                         f"{len(graph.inputs)} inputs")
     t = graph.tensor(graph.inputs[0])
     runs = []
     for img in images:
@@ -452,9 +463,9 @@ def _float_mcunet(seed: int, input_hw: int, width: float, num_classes: int,
         h = net.conv(x, cin * expand, 1, 1, "RELU6") if expand != 1 else x
         if explicit_pad:
             h = net.pad(h, ((0, 0), (k // 2, k // 2), (k // 2, k // 2), (0, 0)))
-            h = net.conv(h, 0, k, stride, "RELU6", depthwise=True, padding="VALID")
+            h = net.depthwise(h, k, stride, "RELU6", padding="VALID")
         else:
-            h = net.conv(h, 0, k, stride, "RELU6", depthwise=True)
+            h = net.depthwise(h, k, stride, "RELU6")
         h = net.conv(h, cout, 1, 1, "NONE")
         x = net.add(x, h) if stride == 1 and cin == cout else h
     x = net.conv(x, _channels(64, width), 1, 1, "RELU6")
