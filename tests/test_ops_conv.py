@@ -214,6 +214,23 @@ def test_depthwise_plain_arrays_with_depth_multiplier():
     assert np.array_equal(ours, slow)
 
 
+def test_depthwise_without_bias_runs_like_the_kernel():
+    # TFLM's depthwise Prepare crashes on an omitted bias (it frees the null tensor), so
+    # TFLM cannot be the oracle here; the reference kernel itself treats it as bias 0
+    graph = _conv_graph("DEPTHWISE_CONV_2D", in_shape=(1, 5, 4, 2), filter_shape=(1, 3, 3, 4),
+                        out_shape=(1, 5, 4, 4), options=dict(depth_multiplier=2), bias=False)
+    op = graph.operators[0]
+    module = kernels_ref.registry()["DEPTHWISE_CONV_2D"]
+    params = module.prepare(graph, op)
+    x = np.random.default_rng(6).integers(-128, 128, (1, 5, 4, 2)).astype(np.int8)
+    ours = np.empty((1, 5, 4, 4), np.int8)
+    module.evaluate(params, [x, graph.tensor(1).data, None], [ours])
+    slow = _slow_conv(x, graph.tensor(1).data, np.zeros(4, np.int32), params.output_multiplier,
+                      params.output_shift, (1, 1), (1, 1), (1, 1), (5, 4), -3, -2, -128, 127,
+                      depth_multiplier=2)
+    assert np.array_equal(ours, slow)
+
+
 def test_fully_connected_plain_arrays_batches_and_no_bias():
     rng = np.random.default_rng(5)
     x = rng.integers(-128, 128, (3, 10)).astype(np.int8)
