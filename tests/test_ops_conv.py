@@ -218,7 +218,8 @@ def test_depthwise_without_bias_runs_like_the_kernel():
     # TFLM's depthwise Prepare crashes on an omitted bias (it frees the null tensor), so
     # TFLM cannot be the oracle here; the reference kernel itself treats it as bias 0
     graph = _conv_graph("DEPTHWISE_CONV_2D", in_shape=(1, 5, 4, 2), filter_shape=(1, 3, 3, 4),
-                        out_shape=(1, 5, 4, 4), options=dict(depth_multiplier=2), bias=False)
+                        out_shape=(1, 5, 4, 4), options=dict(depth_multiplier=2), bias=False,
+                        filter_axis=3)
     op = graph.operators[0]
     module = kernels_ref.registry()["DEPTHWISE_CONV_2D"]
     params = module.prepare(graph, op)
