@@ -106,7 +106,12 @@ def input_tensors(graph: Graph, op: Operator, where: str, required: int):
             f"{where}needs {required} inputs (+ optional bias) and 1 output, has inputs "
             f"{op.inputs} and outputs {op.outputs}; the model is malformed")
     bias = ins[2] if len(ins) > 2 else None
-    return ins[0], ins[1], bias, graph.tensor(op.outputs[0])
+    out = graph.tensor(op.outputs[0])
+    for role, t in (("input", ins[0]), ("filter", ins[1]), ("output", out)):
+        if 0 in t.shape:
+            raise ShapeError(f"{where}{role} {tensor_desc(t)} has an empty dimension "
+                             f"{t.shape}; the model is malformed")
+    return ins[0], ins[1], bias, out
 
 
 def bias_or_zeros(bias: np.ndarray | None, zeros: np.ndarray) -> np.ndarray:

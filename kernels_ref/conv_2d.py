@@ -105,8 +105,9 @@ def conv_2d(input: np.ndarray, filter: np.ndarray, bias: np.ndarray | None,
     per-output-channel multiplier/shift (TFLM convention), padding = (top, left)."""
     input = np.ascontiguousarray(input)
     filter = np.ascontiguousarray(filter)
-    if input.dtype != np.int8 or filter.dtype != np.int8 or input.ndim != 4 or filter.ndim != 4:
-        raise ShapeError(f"conv_2d needs a 4-D int8 input and a 4-D int8 filter, got "
+    if input.dtype != np.int8 or filter.dtype != np.int8 or input.ndim != 4 or \
+            filter.ndim != 4 or input.size == 0 or filter.size == 0:
+        raise ShapeError(f"conv_2d needs a non-empty 4-D int8 input and filter, got "
                          f"{input.dtype}{input.shape} and {filter.dtype}{filter.shape}")
     out_depth, _, _, filter_depth = filter.shape
     if filter_depth == 0 or input.shape[3] % filter_depth or \

@@ -105,8 +105,9 @@ def depthwise_conv_2d(input: np.ndarray, filter: np.ndarray, bias: np.ndarray | 
     (TFLM convention), padding = (top, left)."""
     input = np.ascontiguousarray(input)
     filter = np.ascontiguousarray(filter)
-    if input.dtype != np.int8 or filter.dtype != np.int8 or input.ndim != 4 or filter.ndim != 4:
-        raise ShapeError(f"depthwise_conv_2d needs a 4-D int8 input and a 4-D int8 filter, "
+    if input.dtype != np.int8 or filter.dtype != np.int8 or input.ndim != 4 or \
+            filter.ndim != 4 or input.size == 0 or filter.size == 0:
+        raise ShapeError(f"depthwise_conv_2d needs a non-empty 4-D int8 input and filter, "
                          f"got {input.dtype}{input.shape} and {filter.dtype}{filter.shape}")
     out_depth = filter.shape[3]
     if depth_multiplier < 1 or filter.shape[0] != 1 or \

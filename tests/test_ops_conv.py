@@ -102,6 +102,7 @@ def _prepare(graph):
     (_conv_graph(in_dtype="float32"), UnsupportedError, "int8"),
     (_conv_graph(out_shape=(1, 4, 4, 6)), ShapeError, "gives 5x5"),
     (_conv_graph(filter_shape=(6, 3, 3, 3)), ShapeError, "divide"),
+    (_conv_graph(filter_shape=(6, 0, 3, 4)), ShapeError, "empty dimension"),
     (_conv_graph(options=dict(stride_h=0)), UnsupportedError, "stride_h=0"),
     (_conv_graph(options=dict(fused_activation="TANH")), UnsupportedError, "TANH"),
     (_conv_graph(filter_scales=np.full(6, 0.02), filter_axis=3), UnsupportedError, "axis 0"),
