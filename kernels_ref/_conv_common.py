@@ -122,13 +122,13 @@ def bias_or_zeros(bias: np.ndarray | None, zeros: np.ndarray) -> np.ndarray:
 @njit(cache=True)
 def offset_padded_input(x, input_offset, pad_top, pad_left, padded_h, padded_w):
     """(input_val + input_offset) as int16 on a zero border (NHWC)."""
-    n, h, w, c = x.shape
-    out = np.zeros((n, padded_h, padded_w, c), np.int16)
-    for b in range(n):
-        for y in range(h):
-            for xx in range(w):
-                for ch in range(c):
-                    out[b, pad_top + y, pad_left + xx, ch] = np.int16(x[b, y, xx, ch] + input_offset)
+    batches, height, width, depth = x.shape
+    out = np.zeros((batches, padded_h, padded_w, depth), np.int16)
+    for b in range(batches):
+        for y in range(height):
+            for x_ in range(width):
+                for c in range(depth):
+                    out[b, pad_top + y, pad_left + x_, c] = np.int16(x[b, y, x_, c] + input_offset)
     return out
 
 
