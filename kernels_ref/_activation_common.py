@@ -71,6 +71,14 @@ def check_array(name: str, x: np.ndarray, dtypes: tuple[str, ...]) -> np.ndarray
     return x
 
 
+def output_view(out: np.ndarray, shape: tuple[int, ...] = (-1,)) -> np.ndarray:
+    """``out`` reshaped for an engine. evaluate() writes its outputs in place, and reshaping
+    a non-contiguous array would silently give a copy, so that is refused."""
+    if not out.flags.c_contiguous:
+        raise ShapeError("evaluate() writes outputs in place: pass C-contiguous output arrays")
+    return out.reshape(shape)
+
+
 @njit(cache=True, inline="always")
 def float_to_int32_x86(v):
     """static_cast<int32_t>(float or double) as compiled for x86 (cvtt*2si): truncation, and

@@ -97,13 +97,6 @@ def count_leading_zeros_u32(x):
     return n
 
 
-@njit(cache=True, inline="always")
-def multiply_by_quantized_multiplier_greater_than_one(x, quantized_multiplier, left_shift):
-    """TFLM double-rounding MultiplyByQuantizedMultiplierGreaterThanOne: the int32 product
-    x * (1 << left_shift) wraps as compiled C does (diff_min keeps real inputs in range)."""
-    return srdhm(_w32(np.int64(x) << left_shift), quantized_multiplier)
-
-
 @njit(cache=True)
 def exp_on_interval_between_negative_one_quarter_and_0_excl(a):
     """exp(a) for a in [-1/4, 0), a and result in Q0.31."""

@@ -12,8 +12,8 @@ from numba import njit
 
 from tinysim.errors import ShapeError
 from tinysim.ir import Graph, Operator
-from ._activation_common import INT_RANGES, check_array, per_tensor_quant, require_dtype, \
-    unary_tensors
+from ._activation_common import (INT_RANGES, check_array, output_view, per_tensor_quant,
+                                 require_dtype, unary_tensors)
 from .common import op_where
 
 OPCODES = ("DEQUANTIZE",)
@@ -37,7 +37,7 @@ def prepare(graph: Graph, op: Operator) -> DequantizeParams:
 
 def evaluate(params: DequantizeParams, inputs, outputs) -> None:
     _dequantize(inputs[0].reshape(-1), np.float64(params.scale), params.zero_point,
-                outputs[0].reshape(-1))
+                output_view(outputs[0]))
 
 
 def dequantize(input: np.ndarray, scale: float, zero_point: int) -> np.ndarray:

@@ -22,8 +22,8 @@ from numba import njit
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
-from ._activation_common import check_array, per_tensor_quant, require_dtype, tensor_desc, \
-    unary_tensors
+from ._activation_common import (check_array, output_view, per_tensor_quant, require_dtype,
+                                 tensor_desc, unary_tensors)
 from ._fixedpoint import (quantize_multiplier_double_rounding, rounding_divide_by_pot_int16,
                           saturating_doubling_high_mul_int16, saturating_left_shift_int16,
                           srdhm_int16)
@@ -89,7 +89,7 @@ def evaluate(params: HardSwishParams, inputs, outputs) -> None:
     _hard_swish_int8(inputs[0].reshape(-1), p.input_zero_point, p.output_zero_point,
                      p.reluish_multiplier_fixedpoint_int16, p.reluish_multiplier_exponent,
                      p.output_multiplier_fixedpoint_int16, p.output_multiplier_exponent,
-                     outputs[0].reshape(-1))
+                     output_view(outputs[0]))
 
 
 def hard_swish(input: np.ndarray, input_scale: float, input_zero_point: int,

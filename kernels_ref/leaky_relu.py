@@ -18,8 +18,8 @@ from numba import njit
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
-from ._activation_common import INT_RANGES, check_array, per_tensor_quant, require_dtype, \
-    unary_tensors
+from ._activation_common import (INT_RANGES, check_array, output_view, per_tensor_quant,
+                                 require_dtype, unary_tensors)
 from ._fixedpoint import quantize_multiplier_double_rounding
 from .common import op_where
 from .quantization import multiply_by_quantized_multiplier
@@ -43,7 +43,8 @@ def leaky_relu_params(input_scale: float, input_zero_point: int, output_scale: f
                       output_zero_point: int, alpha: float, dtype: str = "int8"
                       ) -> LeakyReluParams:
     in_s, out_s, a = np.float32(input_scale), np.float32(output_scale), np.float32(alpha)
-    mult_alpha, shift_alpha = quantize_multiplier_double_rounding(float(np.float32(in_s * a) / out_s))
+    mult_alpha, shift_alpha = quantize_multiplier_double_rounding(
+        float(np.float32(in_s * a) / out_s))
     mult_id, shift_id = quantize_multiplier_double_rounding(float(np.float32(in_s / out_s)))
     lo, hi = INT_RANGES[dtype]
     return LeakyReluParams(int(input_zero_point), int(output_zero_point), mult_alpha,
@@ -69,7 +70,7 @@ def evaluate(params: LeakyReluParams, inputs, outputs) -> None:
     _leaky_relu_quantized(inputs[0].reshape(-1), p.input_offset, p.output_offset,
                           p.output_multiplier_alpha, p.output_shift_alpha,
                           p.output_multiplier_identity, p.output_shift_identity,
-                          p.quantized_min, p.quantized_max, outputs[0].reshape(-1))
+                          p.quantized_min, p.quantized_max, output_view(outputs[0]))
 
 
 def leaky_relu(input: np.ndarray, input_scale: float, input_zero_point: int,

@@ -22,8 +22,8 @@ from numba import njit
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
-from ._activation_common import check_array, per_tensor_quant, require_dtype, tensor_desc, \
-    unary_tensors
+from ._activation_common import (check_array, output_view, per_tensor_quant, require_dtype,
+                                 tensor_desc, unary_tensors)
 from ._fixedpoint import (INT32_MIN, calculate_input_radius, exp_on_negative_values,
                           log_x_for_x_greater_than_or_equal_to_1, preprocess_softmax_scaling,
                           quantize_multiplier_double_rounding, rescale, rounding_divide_by_pot)
@@ -69,9 +69,10 @@ def quantized_log_softmax_params(input_scale: float) -> tuple[int, int, int, int
 def prepare(graph: Graph, op: Operator) -> LogSoftmaxParams:
     where = op_where(graph, op)
     inp, out = unary_tensors(graph, op, where)
-    if inp.shape != out.shape or not inp.shape:
+    if inp.shape != out.shape or not inp.shape or inp.size == 0:
         raise ShapeError(f"{where}input {tensor_desc(inp)} {inp.shape} and output "
-                         f"{tensor_desc(out)} {out.shape} must have the same shape, at least 1-D")
+                         f"{tensor_desc(out)} {out.shape} must have the same shape, at least "
+                         "1-D and non-empty")
     require_dtype(where, inp, "input", ("int8", "float32"), "int8 and float32")
     require_dtype(where, out, "output", (inp.dtype,), f"{inp.dtype}, the input's type")
     if inp.dtype == "float32":
@@ -93,7 +94,7 @@ def prepare(graph: Graph, op: Operator) -> LogSoftmaxParams:
 
 def evaluate(params: LogSoftmaxParams, inputs, outputs) -> None:
     x = inputs[0].reshape(-1, inputs[0].shape[-1])
-    out = outputs[0].reshape(x.shape)
+    out = output_view(outputs[0], x.shape)
     if params.input_dtype == "float32":
         _log_softmax_float(x, out)
     else:

@@ -20,8 +20,8 @@ from numba import njit
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
-from ._activation_common import INT_RANGES, check_array, float_to_int32_x86, per_tensor_quant, \
-    require_dtype, unary_tensors
+from ._activation_common import (INT_RANGES, check_array, float_to_int32_x86, output_view,
+                                 per_tensor_quant, require_dtype, unary_tensors)
 from ._fixedpoint import quantize_multiplier_double_rounding
 from .common import op_where
 from .quantization import multiply_by_quantized_multiplier
@@ -74,7 +74,7 @@ def prepare(graph: Graph, op: Operator) -> QuantizeParams:
 def evaluate(params: QuantizeParams, inputs, outputs) -> None:
     p = params
     lo, hi = INT_RANGES[p.output_dtype]
-    x, out = inputs[0].reshape(-1), outputs[0].reshape(-1)
+    x, out = inputs[0].reshape(-1), output_view(outputs[0])
     if p.input_dtype == "float32":
         _affine_quantize(x, np.float32(p.output_scale), p.output_zero_point, lo, hi, out)
     else:

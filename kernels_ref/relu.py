@@ -15,8 +15,8 @@ from numba import njit
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
-from ._activation_common import INT_RANGES, check_array, per_tensor_quant, require_dtype, \
-    tensor_desc, unary_tensors
+from ._activation_common import (INT_RANGES, check_array, output_view, per_tensor_quant,
+                                 require_dtype, tensor_desc, unary_tensors)
 from ._fixedpoint import quantize_multiplier_double_rounding
 from .common import op_where
 from .quantization import multiply_by_quantized_multiplier
@@ -62,7 +62,7 @@ def evaluate(params: ReluParams, inputs, outputs) -> None:
     p = params
     _relu_quantized(inputs[0].reshape(-1), p.input_offset, p.output_offset, p.output_multiplier,
                     p.output_shift, p.quantized_activation_min, p.quantized_activation_max,
-                    outputs[0].reshape(-1))
+                    output_view(outputs[0]))
 
 
 def relu(input: np.ndarray, input_scale: float, input_zero_point: int, output_scale: float,

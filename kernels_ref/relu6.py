@@ -14,8 +14,8 @@ from numba import njit
 
 from tinysim.errors import ShapeError
 from tinysim.ir import Graph, Operator
-from ._activation_common import INT_RANGES, check_array, float_to_int32_x86, per_tensor_quant, \
-    require_dtype, unary_tensors
+from ._activation_common import (INT_RANGES, check_array, float_to_int32_x86, output_view,
+                                 per_tensor_quant, require_dtype, unary_tensors)
 from .common import op_where
 from .quantization import round_half_away
 
@@ -53,7 +53,7 @@ def prepare(graph: Graph, op: Operator) -> Relu6Params:
 
 
 def evaluate(params: Relu6Params, inputs, outputs) -> None:
-    _relu6_quantized(inputs[0].reshape(-1), params.zero, params.six, outputs[0].reshape(-1))
+    _relu6_quantized(inputs[0].reshape(-1), params.zero, params.six, output_view(outputs[0]))
 
 
 def relu6(input: np.ndarray, input_scale: float, input_zero_point: int) -> np.ndarray:

@@ -23,12 +23,12 @@ from numba import njit
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
-from ._activation_common import (check_array, per_tensor_quant, require_dtype, tensor_desc,
-                                 unary_tensors)
+from ._activation_common import (check_array, output_view, per_tensor_quant, require_dtype,
+                                 tensor_desc, unary_tensors)
 from ._fixedpoint import (calculate_input_radius, exp_on_negative_values, get_reciprocal,
-                          multiply_by_quantized_multiplier_greater_than_one,
-                          preprocess_softmax_scaling, rounding_divide_by_pot, srdhm)
+                          preprocess_softmax_scaling, rescale, rounding_divide_by_pot, srdhm)
 from .common import op_where
+from .quantization import multiply_by_quantized_multiplier_greater_than_one
 
 OPCODES = ("SOFTMAX",)
 
@@ -60,10 +60,10 @@ def quantized_softmax_params(beta: float, input_scale: float) -> tuple[int, int,
 def prepare(graph: Graph, op: Operator) -> SoftmaxParams:
     where = op_where(graph, op)
     inp, out = unary_tensors(graph, op, where)
-    if not inp.shape or not out.shape or inp.shape[-1] != out.shape[-1]:
+    if not inp.shape or not out.shape or inp.shape[-1] != out.shape[-1] or inp.size == 0:
         raise ShapeError(f"{where}input {tensor_desc(inp)} {inp.shape} and output "
-                         f"{tensor_desc(out)} {out.shape} must be at least 1-D with the same "
-                         "last dimension")
+                         f"{tensor_desc(out)} {out.shape} must be at least 1-D, non-empty, "
+                         "with the same last dimension")
     require_dtype(where, inp, "input", ("int8", "float32"),
                   "int8 -> int8, int8 -> int16 and float32 -> float32 (int16 input is not "
                   "implemented)")
@@ -97,7 +97,7 @@ def prepare(graph: Graph, op: Operator) -> SoftmaxParams:
 
 def evaluate(params: SoftmaxParams, inputs, outputs) -> None:
     x = inputs[0].reshape(-1, inputs[0].shape[-1])
-    out = outputs[0].reshape(x.shape)
+    out = output_view(outputs[0], x.shape)
     if params.input_dtype == "float32":
         _softmax_float(x, np.float32(params.beta), out)
     else:
@@ -151,8 +151,8 @@ def _softmax_quantized_engine(input_data, input_beta_multiplier, input_beta_left
                 input_diff_rescaled = multiply_by_quantized_multiplier_greater_than_one(
                     input_diff, input_beta_multiplier, input_beta_left_shift)
                 exp_q0 = exp_on_negative_values(input_diff_rescaled, SCALED_DIFF_INTEGER_BITS)
-                sum_of_exps = np.int32(np.int64(sum_of_exps) + rounding_divide_by_pot(
-                    exp_q0, ACCUMULATION_INTEGER_BITS))
+                sum_of_exps = np.int32(np.int64(sum_of_exps) + rescale(
+                    exp_q0, 0, ACCUMULATION_INTEGER_BITS))
 
         shifted_scale, num_bits_over_unit = get_reciprocal(sum_of_exps,
                                                            ACCUMULATION_INTEGER_BITS)

@@ -18,8 +18,8 @@ from numba import njit
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
-from ._activation_common import check_array, per_tensor_quant, require_dtype, tensor_desc, \
-    unary_tensors
+from ._activation_common import (check_array, output_view, per_tensor_quant, require_dtype,
+                                 tensor_desc, unary_tensors)
 from ._fixedpoint import calculate_input_radius, rounding_divide_by_pot, tanh as fixedpoint_tanh
 from ._sigmoid_common import frexp_input_multiplier
 from .common import op_where
@@ -62,7 +62,7 @@ def prepare(graph: Graph, op: Operator) -> TanhParams:
 
 def evaluate(params: TanhParams, inputs, outputs) -> None:
     _tanh_int8(inputs[0].reshape(-1), params.input_zero_point, params.input_range_radius,
-               params.input_multiplier, params.input_left_shift, outputs[0].reshape(-1))
+               params.input_multiplier, params.input_left_shift, output_view(outputs[0]))
 
 
 def tanh(input: np.ndarray, input_scale: float, input_zero_point: int) -> np.ndarray:

@@ -219,6 +219,20 @@ def test_elementwise_shape_mismatch_is_a_shape_error():
         prepare(gb.build())
 
 
+def test_empty_softmax_row_is_a_shape_error():
+    for opcode, out_q in (("SOFTMAX", (1 / 256, -128)), ("LOG_SOFTMAX", (16 / 256, 127))):
+        with pytest.raises(ShapeError, match="non-empty"):
+            prepare(_one_op(opcode, (0.1, 0), out_q, shape=(1, 0)))
+
+
+def test_evaluate_refuses_an_output_it_could_not_write_in_place():
+    g = _one_op("RELU", (0.1, 0), (0.1, 0), shape=(4, 4))
+    (p,) = prepare(g)
+    strided = np.zeros((4, 8), np.int8)[:, ::2]
+    with pytest.raises(ShapeError, match="C-contiguous"):
+        p.evaluate([np.ones((4, 4), np.int8)], [strided])
+
+
 # ---- plain-array functions: same values as the model path, validated input
 
 
