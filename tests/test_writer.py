@@ -18,7 +18,8 @@ def assert_graphs_equal(a: Graph, b: Graph) -> None:
     assert len(a.tensors) == len(b.tensors)
     for ta, tb in zip(a.tensors, b.tensors):
         where = f"tensor {ta.index} ({ta.name})"
-        assert (ta.index, ta.name, ta.shape, ta.dtype) == (tb.index, tb.name, tb.shape, tb.dtype), where
+        assert (ta.index, ta.name, ta.shape, ta.dtype) == \
+            (tb.index, tb.name, tb.shape, tb.dtype), where
         assert ta.quantization == tb.quantization, where
         assert ta.is_constant == tb.is_constant, where
         if ta.is_constant:
