@@ -22,12 +22,21 @@ def _runtime():
     return runtime
 
 
+def default_arena_size(graph: Graph, model_bytes: int) -> int:
+    """An arena that always fits: TFLM's own default (10x the file) is too small for tiny
+    graphs once every tensor is preserved, and fails with 'output != nullptr'."""
+    activations = sum(t.nbytes for t in graph.activation_tensors)
+    return 10 * model_bytes + 2 * activations + 64 * 1024
+
+
 class TFLMOracle:
     """One TFLM interpreter with every intermediate tensor preserved."""
 
     def __init__(self, model_bytes: bytes, graph: Graph, arena_size: int | None = None):
         rt = _runtime()
         self.graph = graph
+        if arena_size is None:
+            arena_size = default_arena_size(graph, len(model_bytes))
         self.interpreter = rt.Interpreter.from_bytes(
             model_bytes, arena_size=arena_size,
             intrepreter_config=rt.InterpreterConfig.kPreserveAllTensors)

@@ -67,13 +67,6 @@ def first_mismatch(graph: Graph, ours: dict[int, np.ndarray],
     return None
 
 
-def default_arena_size(graph: Graph, model_bytes: int) -> int:
-    """An arena that always fits: TFLM's own default (10x the file) is too small for tiny
-    graphs once every tensor is preserved, and fails with 'output != nullptr'."""
-    activations = sum(t.nbytes for t in graph.activation_tensors)
-    return 10 * model_bytes + 2 * activations + 64 * 1024
-
-
 def assert_bit_exact_with_tflm(graph: Graph, inputs: Sequence[np.ndarray],
                                arena_size: int | None = None) -> dict[int, np.ndarray]:
     """Run ``graph`` in tinysim and TFLM on ``inputs``; fail at the first differing tensor.
@@ -83,8 +76,6 @@ def assert_bit_exact_with_tflm(graph: Graph, inputs: Sequence[np.ndarray],
     buf = write_model(graph)
     loaded = load_model_bytes(buf, graph.name)
     ours = Executor(loaded).run(inputs)
-    if arena_size is None:
-        arena_size = default_arena_size(loaded, len(buf))
     theirs = TFLMOracle(buf, loaded, arena_size).run(inputs)
     missing = [ti for ti in theirs if ti not in ours]
     assert not missing, f"{graph.name}: tinysim produced no value for tensors {missing}"
