@@ -1,0 +1,169 @@
+"""When an op's output may overwrite its input's bytes: the schemes and their safety rules.
+
+One set of rules serves the schedule builder (which in-place rewrites it may make) and
+the static checker (which declared relations it accepts):
+
+- ``view`` (kernel 'view'): RESHAPE/SQUEEZE/EXPAND_DIMS; the output *is* the input's
+  bytes, same offset, same size, nothing is written.
+- ``elementwise`` (kernel 'op'): output element i depends on input element i only; same
+  offset, same element count, output items no wider than input items, so with elements
+  produced in increasing order output element i covers only input elements <= i, all
+  already read (QUANTIZE float32 -> int8 shrinks 4 bytes to 1).
+- ``depthwise_channel`` (kernel 'depthwise_inplace'): TinyEngine's scheme. Per channel c
+  the input channel is copied to a scratch plane, then output (p, c) is written at input
+  byte (p, c) (same offset, NHWC, p < out H*W <= in H*W): only channel c's bytes are
+  overwritten, and they were copied out. Needs depth_multiplier 1.
+- ``rows`` (kernel 'op_rows'): CONV_2D / DEPTHWISE_CONV_2D computed one output row at a
+  time, top to bottom; the output starts ``delta`` bytes from the input (delta < 0: it
+  starts before it) so that output rows 0..r end before the first input row that output
+  row r still reads. Saves all but a few rows of the smaller tensor.
+"""
+from __future__ import annotations
+
+from ..ir import Graph, Operator, Tensor
+from ..plan import Access
+
+ELEMENTWISE_OPS = frozenset({
+    "ADD", "SUB", "MUL", "RELU", "RELU6", "RELU_N1_TO_1", "LOGISTIC", "TANH", "LEAKY_RELU",
+    "HARD_SWISH", "QUANTIZE", "MAXIMUM", "MINIMUM", "ABS", "NEG"})
+VIEW_OPS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS"})
+ROWS_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"})
+SCHEME_KERNEL = {"view": "view", "elementwise": "op", "depthwise_channel": "depthwise_inplace",
+                 "rows": "op_rows"}
+
+
+def padding_top_left(graph: Graph, op: Operator, in_shape: tuple[int, ...]) -> tuple[int, int]:
+    """TFLM's leading (top, left) padding of a spatial op on an NHWC input of ``in_shape``."""
+    o = op.options
+    if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        f = graph.tensor(op.inputs[1]).shape
+        kh, kw = f[1], f[2]
+    else:
+        kh, kw = o["filter_h"], o["filter_w"]
+    out = graph.tensor(op.outputs[0]).shape
+    dh, dw = o.get("dilation_h", 1), o.get("dilation_w", 1)
+    pads = []
+    for size, k, s, d, n_out in ((in_shape[1], kh, o["stride_h"], dh, out[1]),
+                                 (in_shape[2], kw, o["stride_w"], dw, out[2])):
+        if o["padding"] == "SAME":
+            pads.append(max(((n_out - 1) * s + (k - 1) * d + 1 - size) // 2, 0))
+        else:
+            pads.append(0)
+    return pads[0], pads[1]
+
+
+def window(graph: Graph, op: Operator) -> tuple[int, int, int, int]:
+    """(effective kernel height, effective kernel width, stride_h, stride_w)."""
+    o = op.options
+    if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        f = graph.tensor(op.inputs[1]).shape
+        kh, kw = f[1], f[2]
+    else:
+        kh, kw = o["filter_h"], o["filter_w"]
+    eff_h = (kh - 1) * o.get("dilation_h", 1) + 1
+    eff_w = (kw - 1) * o.get("dilation_w", 1) + 1
+    return eff_h, eff_w, o["stride_h"], o["stride_w"]
+
+
+def read_origin(graph: Graph, op: Operator, read: Access) -> tuple[int, int]:
+    """Tensor coordinates (row, col) of the op's padded-input origin: output (y, x) reads
+    input rows from y * stride + origin_row. Includes a folded PAD's box."""
+    x = graph.tensor(read.tensor)
+    in_shape = read.box.shape if read.box is not None else x.shape
+    pt, pl = padding_top_left(graph, op, in_shape)
+    b0 = read.box.start if read.box is not None else (0,) * len(x.shape)
+    return b0[1] - pt, b0[2] - pl
+
+
+def rows_max_delta(graph: Graph, op: Operator, read: Access) -> int | None:
+    """Largest (output offset - input offset) keeping the 'rows' scheme safe, or None when
+    the op cannot run that way."""
+    if op.opcode not in ROWS_OPS or read.slot != 0:
+        return None
+    x = graph.tensor(read.tensor)
+    y = graph.tensor(op.outputs[0])
+    if len(x.shape) != 4 or len(y.shape) != 4 or x.shape[0] != 1 or y.shape[0] != 1:
+        return None
+    if read.box is not None and (read.box.start[0] != 0 or read.box.stop[0] != 1):
+        return None
+    origin_row, _ = read_origin(graph, op, read)
+    _, _, stride_h, _ = window(graph, op)
+    in_rows = x.shape[1]
+    row_in = x.shape[2] * x.shape[3] * x.itemsize
+    row_out = y.shape[2] * y.shape[3] * y.itemsize
+    best = None
+    for r in range(y.shape[1]):
+        first_needed = min(max(r * stride_h + origin_row, 0), in_rows)
+        d = first_needed * row_in - (r + 1) * row_out
+        best = d if best is None else min(best, d)
+    return best
+
+
+def depthwise_channel_ok(graph: Graph, op: Operator, read: Access) -> str | None:
+    """None when the depthwise op can run TinyEngine's channel scheme on ``read``."""
+    x = graph.tensor(read.tensor)
+    y = graph.tensor(op.outputs[0])
+    if op.opcode != "DEPTHWISE_CONV_2D":
+        return f"the depthwise_channel scheme needs a DEPTHWISE_CONV_2D, op is {op.opcode}"
+    if op.options.get("depth_multiplier", 1) != 1:
+        return "the depthwise_channel scheme needs depth_multiplier 1"
+    if read.slot != 0 or x.dtype != "int8" or y.dtype != "int8" or len(x.shape) != 4 \
+            or x.shape[0] != 1:
+        return "the depthwise_channel scheme needs an int8 NHWC batch-1 input in slot 0"
+    if read.fill is not None and read.fill != x.zero_point:
+        return (f"the read pads with {read.fill} but the in-place kernel skips padding, "
+                f"which equals padding with the input zero point {x.zero_point}")
+    if read.box is not None and (read.box.start[3] != 0 or read.box.stop[3] != x.shape[3]
+                                 or read.box.start[0] != 0 or read.box.stop[0] != 1):
+        return "the depthwise_channel scheme cannot pad channels or batches"
+    if y.nbytes > x.nbytes:
+        return (f"the output ({y.nbytes} B) is larger than the input ({x.nbytes} B), so "
+                "output pixels would land on input channels not yet copied out")
+    return None
+
+
+def scheme_problem(graph: Graph, op: Operator, scheme: str, kernel: str, read: Access,
+                   out: Tensor, delta: int, scratch_sizes: list[int]) -> str | None:
+    """Why overwriting ``read``'s buffer with ``out`` at offset delta (output offset minus
+    input offset) is unsafe under ``scheme``, or None when it is safe."""
+    x = graph.tensor(read.tensor)
+    if SCHEME_KERNEL.get(scheme) != kernel:
+        return f"scheme '{scheme}' needs kernel '{SCHEME_KERNEL.get(scheme)}', step has '{kernel}'"
+    if scheme == "view":
+        if op.opcode not in VIEW_OPS:
+            return f"only {sorted(VIEW_OPS)} can be views, op is {op.opcode}"
+        if read.box is not None or delta != 0 or out.nbytes != x.nbytes:
+            return "a view must have the input's offset and size"
+        return None
+    if scheme == "elementwise":
+        if op.opcode not in ELEMENTWISE_OPS:
+            return f"{op.opcode} is not elementwise (elementwise ops: {sorted(ELEMENTWISE_OPS)})"
+        if read.box is not None or x.shape != out.shape:
+            return (f"the overwritten input {x.shape} and the output {out.shape} must have "
+                    "the same shape")
+        if out.itemsize > x.itemsize:
+            return (f"output items ({out.itemsize} B) are wider than input items "
+                    f"({x.itemsize} B): output element i would cover input element i+1")
+        if delta != 0:
+            return f"the output must start at the input's offset (it is {delta:+d} B away)"
+        return None
+    if scheme == "depthwise_channel":
+        problem = depthwise_channel_ok(graph, op, read)
+        if problem:
+            return problem
+        if delta != 0:
+            return f"the output must start at the input's offset (it is {delta:+d} B away)"
+        plane = x.shape[1] * x.shape[2]
+        if not any(s >= plane for s in scratch_sizes):
+            return f"the step has no scratch buffer of a channel plane ({plane} B)"
+        return None
+    if scheme == "rows":
+        limit = rows_max_delta(graph, op, read)
+        if limit is None:
+            return f"{op.opcode} with this input cannot be computed row by row in place"
+        if delta > limit:
+            return (f"the output starts {delta:+d} B from the input; row by row it must start "
+                    f"at most {limit:+d} B from it, or output rows overwrite input rows "
+                    "still to be read")
+        return None
+    return f"unknown in-place scheme '{scheme}'"
