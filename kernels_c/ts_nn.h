@@ -1,0 +1,291 @@
+/**
+ * @file ts_nn.h
+ * @brief tinysim's int8 C kernels for Cortex-M: shared conventions and declarations.
+ *
+ * Conventions every kernel follows (the emulator harness, arm_emu, enforces the first
+ * three on every call):
+ *  - A kernel touches only the buffers it is given, its own stack and its own static
+ *    data. Reads and writes outside them raise a KernelFault naming the kernel, the PC,
+ *    the buffer and the distance past its end.
+ *  - Input buffers are const and are mapped read-only: writing one is a fault.
+ *  - No unaligned LDRD/STRD/LDM/STM: they fault on Cortex-M silicon. Read int8 data
+ *    through __builtin_memcpy into an int32 (a plain, unaligned-safe LDR), never through
+ *    a cast pointer.
+ *  - No libc calls: use __builtin_memcpy / __builtin_memset, which GCC inlines.
+ *  - Tensors are NHWC int8; per-channel requantization uses TFLM's multiplier/shift
+ *    pairs and ts_requantize() from ts_support.h, so results are bit-exact with TFLM.
+ *  - Kernels are built with -O3 -mthumb for Cortex-M4 and Cortex-M7, soft-float ABI,
+ *    DSP extension on (arm_emu/build.py).
+ *
+ * Kernel declarations are added here, one group per op, as kernels land.
+ */
+#ifndef TS_NN_H
+#define TS_NN_H
+
+#include <stdint.h>
+
+/** @brief Status returned by every kernel. */
+typedef enum
+{
+    TS_OK = 0,              /**< Success. */
+    TS_ERROR_ARGUMENT = -1, /**< An argument is outside what the kernel supports. */
+} ts_status;
+
+/* ======================================================================================
+ * Depthwise convolution, ADD and pooling
+ * (ts_depthwise_conv_s8.c, ts_depthwise_conv_3x3_s8.c, ts_depthwise_conv_s8_inplace_chw.c,
+ *  ts_add_s8.c, ts_avgpool_s8.c, ts_maxpool_s8.c; Python side: arm_emu/kernels_dw.py)
+ * ====================================================================================== */
+
+/**
+ * @brief Shape and quantization of a depthwise convolution with depth multiplier 1.
+ *
+ * Every field is an int32 so the host can pass the struct as an int32 array.
+ * The output size and the leading (top/left) padding are given; the trailing padding is
+ * whatever the output size implies, as in TFLM. Window points outside the input are
+ * skipped, exactly as TFLM's reference kernel does.
+ */
+typedef struct
+{
+    int32_t input_h, input_w, channels;   /**< Input height, width and channels C. */
+    int32_t output_h, output_w;           /**< Output height and width. */
+    int32_t filter_h, filter_w;           /**< Window size. */
+    int32_t stride_h, stride_w;           /**< Strides, >= 1. */
+    int32_t dilation_h, dilation_w;       /**< Dilations, >= 1 (the 3x3 and in-place
+                                               kernels need 1). */
+    int32_t pad_h, pad_w;                 /**< Top and left padding, >= 0. */
+    int32_t input_offset;                 /**< Minus the input zero point. */
+    int32_t output_offset;                /**< The output zero point. */
+    int32_t act_min, act_max;             /**< Clamp range, inside [-128, 127]. */
+} ts_dw_params;
+
+/**
+ * @brief Per-output-channel constants of a depthwise convolution, prepared on the host.
+ *
+ * From TFLM's bias[c], multiplier[c] and shift[c] (QuantizeMultiplier) and the layer's
+ * offsets, with e = -shift[c]:
+ *  - bias        = bias[c] + input_offset * (sum of channel c's weights). Folding the
+ *                  input offset in (as TinyEngine does) leaves sum(w * x) in the inner
+ *                  loop; a window point outside the input then counts as x = input zero
+ *                  point, whose term w * (zp + input_offset) is 0, exactly as TFLM skips
+ *                  it. int32 addition wraps, so the sum is TFLM's bit for bit.
+ *  - multiplier2 = 2 * multiplier[c] as uint32 (multiplier[c] = multiplier2 >> 1).
+ *  - rounding    = 2^(e-1) + output_offset * 2^e; used only by the fast requantization.
+ *  - right_shift = e (negative when TFLM shifts left).
+ *
+ * The kernels requantize with a 5-instruction form of TFLM's double rounding when every
+ * channel has multiplier[c] >= 2^30 and 1 <= e <= 22 (every real model), and with
+ * ts_requantize() otherwise; both equal TFLM's MultiplyByQuantizedMultiplier bit for bit
+ * (see ts_dw_support.h for the derivation).
+ */
+typedef struct
+{
+    int32_t bias;         /**< bias[c] + input_offset * sum of channel c's weights. */
+    uint32_t multiplier2; /**< 2 * TFLM multiplier[c], mod 2^32. */
+    int32_t rounding;     /**< 2^(e-1) + output_offset * 2^e (fast path only). */
+    int32_t right_shift;  /**< e = -TFLM shift[c]. */
+} ts_dw_channel;
+
+/**
+ * @brief Depthwise convolution, int8, NHWC, any window, stride, dilation and padding.
+ *
+ * Bit-exact with TFLM's reference DepthwiseConvPerChannel (depth multiplier 1).
+ * Four channels at a time: one LDR of input and one of weights give 2x2 int16 lanes
+ * (SXTB16) for four SMLABB/SMLATT; odd channel counts finish channel by channel.
+ *
+ * @param params  shape and quantization.
+ * @param input   [input_h][input_w][C] int8.
+ * @param filter  weights reordered to [ceil(C/4)][filter_h * filter_w][4]: group g holds
+ *                channels 4g..4g+3 of every tap (taps in row-major order), zeros past C.
+ * @param channel [C] prepared constants (ts_dw_channel).
+ * @param output  [output_h][output_w][C] int8.
+ * @return TS_OK, or TS_ERROR_ARGUMENT if a size is not positive or the clamp range is
+ *         invalid.
+ */
+int32_t ts_depthwise_conv_s8(const ts_dw_params *params, const int8_t *input,
+                             const int8_t *filter, const ts_dw_channel *channel,
+                             int8_t *output);
+
+/**
+ * @brief Depthwise convolution, 3x3 window, dilation 1, any stride and padding: the fast
+ *        path of ts_depthwise_conv_s8, with the same arguments and filter layout.
+ *
+ * Two output pixels per step share the loads of their overlapping input columns.
+ *
+ * @return TS_OK, or TS_ERROR_ARGUMENT if the window is not 3x3, a dilation is not 1, or
+ *         ts_depthwise_conv_s8 would reject the arguments.
+ */
+int32_t ts_depthwise_conv_3x3_s8(const ts_dw_params *params, const int8_t *input,
+                                 const int8_t *filter, const ts_dw_channel *channel,
+                                 int8_t *output);
+
+/**
+ * @brief Number of bytes of @p buffer that ts_depthwise_conv_s8_inplace_chw needs.
+ */
+int32_t ts_depthwise_conv_s8_inplace_chw_get_buffer_size(const ts_dw_params *params);
+
+/**
+ * @brief In-place depthwise convolution on a CHW tensor (TinyEngine's memory trick).
+ *
+ * @p data holds the input as [C][input_h][input_w]; on return it holds the output as
+ * [C][output_h][output_w] from its start. Channel by channel, in increasing order, the
+ * input channel is copied into @p buffer (bordered with the input zero point) and the
+ * output channel written at data + c * output_h * output_w, which only overwrites
+ * input channels already copied. Needs output_h * output_w <= input_h * input_w and
+ * dilation 1; any window size and stride.
+ *
+ * @param params  shape and quantization.
+ * @param data    input, overwritten by the output.
+ * @param filter  weights as [C][filter_h * filter_w] int8 (TinyEngine's order).
+ * @param channel [C] prepared constants (ts_dw_channel).
+ * @param buffer  scratch of ts_depthwise_conv_s8_inplace_chw_get_buffer_size() bytes,
+ *                4-byte aligned.
+ * @return TS_OK, or TS_ERROR_ARGUMENT.
+ */
+int32_t ts_depthwise_conv_s8_inplace_chw(const ts_dw_params *params, int8_t *data,
+                                         const int8_t *filter, const ts_dw_channel *channel,
+                                         int8_t *buffer);
+
+/**
+ * @brief Quantization of an int8 ADD, as TFLM's add.cc prepares it.
+ *
+ * left_shift is 20 for int8; the input shifts are QuantizeMultiplierSmallerThanOneExp
+ * exponents (<= 0).
+ */
+typedef struct
+{
+    int32_t input1_offset, input2_offset;         /**< Minus the input zero points. */
+    int32_t left_shift;                           /**< 20 for int8. */
+    int32_t input1_multiplier, input1_shift;      /**< Input 1 rescale. */
+    int32_t input2_multiplier, input2_shift;      /**< Input 2 rescale. */
+    int32_t output_multiplier, output_shift;      /**< Output rescale. */
+    int32_t output_offset;                        /**< The output zero point. */
+    int32_t act_min, act_max;                     /**< Clamp range. */
+} ts_add_params;
+
+/**
+ * @brief Element-wise int8 ADD of two tensors of @p size elements (no broadcasting),
+ *        bit-exact with TFLM's reference_integer_ops::Add.
+ * @return TS_OK, or TS_ERROR_ARGUMENT if size < 0 or the clamp range is invalid.
+ */
+int32_t ts_add_s8(const ts_add_params *params, const int8_t *input1, const int8_t *input2,
+                  int32_t size, int8_t *output);
+
+/**
+ * @brief Shape of an int8 average or max pooling (NHWC; input and output share scale and
+ *        zero point, as TFLM requires). Windows are clipped at the borders.
+ */
+typedef struct
+{
+    int32_t input_h, input_w, channels;  /**< Input height, width and channels. */
+    int32_t output_h, output_w;          /**< Output height and width. */
+    int32_t filter_h, filter_w;          /**< Window size. */
+    int32_t stride_h, stride_w;          /**< Strides, >= 1. */
+    int32_t pad_h, pad_w;                /**< Top and left padding, >= 0. */
+    int32_t act_min, act_max;            /**< Clamp range. */
+} ts_pool_params;
+
+/**
+ * @brief int8 average pooling, bit-exact with TFLM's reference_integer_ops::AveragePool:
+ *        the sum of the window's points inside the input, divided by their count with
+ *        halves rounded away from zero.
+ * @return TS_OK, or TS_ERROR_ARGUMENT (including a window with no point in the input,
+ *         where TFLM fails too).
+ */
+int32_t ts_avgpool_s8(const ts_pool_params *params, const int8_t *input, int8_t *output);
+
+/**
+ * @brief int8 max pooling, bit-exact with TFLM's reference_integer_ops::MaxPool.
+ * @return TS_OK, or TS_ERROR_ARGUMENT.
+ */
+int32_t ts_maxpool_s8(const ts_pool_params *params, const int8_t *input, int8_t *output);
+
+/* ======================================================================================
+ * Convolution and fully connected
+ * (ts_convolve_1x1_s8.c, ts_convolve_3x3_s8.c, ts_convolve_s8.c,
+ *  ts_convolve_3x3_s2_c3_s8.c, ts_fully_connected_s8.c; private helpers in
+ *  ts_conv_core.h; Python side: arm_emu/kernels_conv.py)
+ * ====================================================================================== */
+
+/**
+ * @brief Shape and quantization of a convolution (NHWC input and output).
+ *
+ * Every field is an int32 so the host can pass the struct as an int32 array. The output
+ * size and the leading (top/left) padding are given; the trailing padding is whatever the
+ * output size implies, as in TFLM.
+ */
+typedef struct
+{
+    int32_t batches;                       /**< N. */
+    int32_t input_h, input_w, input_c;     /**< Input height, width, channels. */
+    int32_t output_h, output_w, output_c;  /**< Output height, width, channels. */
+    int32_t filter_h, filter_w;            /**< Window size. */
+    int32_t stride_h, stride_w;            /**< Strides, >= 1. */
+    int32_t dilation_h, dilation_w;        /**< Dilations, >= 1. */
+    int32_t pad_h, pad_w;                  /**< Top and left padding, >= 0. */
+    int32_t input_offset;                  /**< Minus the input zero point. */
+    int32_t output_offset;                 /**< The output zero point. */
+    int32_t act_min, act_max;              /**< Clamp range, inside [-128, 127]. */
+} ts_conv_params;
+
+/**
+ * @brief Per-output-channel constants of the convolution and fully connected kernels,
+ *        prepared on the host (arm_emu/kernels_conv.py, prepare_channels).
+ *
+ * From TFLM's bias[c], multiplier[c] and shift[c] (QuantizeMultiplier; a per-tensor
+ * filter repeats its one pair) and the layer's input offset:
+ *  - bias       = bias[c] + input_offset * (sum of channel c's weights), int32 wrap-around.
+ *                 Folding the input offset in (as TinyEngine does) leaves sum(w * x) of
+ *                 raw int8 values in the inner loop; a window point outside the input is
+ *                 read as x = input zero point, whose term w * (x + input_offset) is 0,
+ *                 exactly as TFLM skips it. int32 sums wrap in both, in any order.
+ *  - multiplier = multiplier[c], in [0, 2^31 - 1].
+ *  - shift      = shift[c]; a channel with multiplier 0 (its output is always 0 before
+ *                 the offset, whatever the shift) is given shift -1.
+ *  - round_lo, round_hi = the low and high words of R = 2^30 + 2^(30 + e), e = -shift,
+ *                 when shift <= -1 (0 otherwise). The kernels requantize with
+ *                 floor((acc * multiplier + R - 2^31 * (acc < 0)) / 2^(31 + e)), which
+ *                 equals TFLM's MultiplyByQuantizedMultiplier (double rounding) for every
+ *                 int32 acc; see ts_conv_core.h. A layer with a channel that shifts left
+ *                 (shift >= 0) takes ts_requantize() from ts_support.h instead.
+ */
+typedef struct
+{
+    int32_t bias;       /**< bias[c] + input_offset * sum of channel c's weights. */
+    int32_t multiplier; /**< TFLM multiplier[c], Q31, >= 0. */
+    int32_t shift;      /**< TFLM shift[c] (> 0 = left); -1 when multiplier is 0. */
+    uint32_t round_lo;  /**< Low word of 2^30 + 2^(30 - shift) (shift <= -1). */
+    int32_t round_hi;   /**< High word of the same. */
+} ts_conv_channel;
+
+/**
+ * @brief Bytes of scratch that ts_convolve_1x1_s8 needs: 4 pixels of ceil4(input_c) int16.
+ */
+static inline int32_t ts_convolve_1x1_s8_get_buffer_size(const ts_conv_params *params)
+{
+    return 8 * ((params->input_c + 3) & ~3);
+}
+
+/**
+ * @brief Pointwise (1x1) convolution, int8, NHWC, any channel counts, any stride.
+ *
+ * Bit-exact with TFLM's reference ConvPerChannel for a 1x1 window (the padding is 0).
+ * Runs as a matrix product of 4 output pixels at a time (their inputs widened to int16
+ * once into @p buffer) by one filter row: 16 MACs per 1 LDR, 2 SXTB16, 2 LDM, 8 SMLAD.
+ *
+ * @param params  shape and quantization; filter_h = filter_w = 1, pad_h = pad_w = 0.
+ * @param input   [batches][input_h][input_w][input_c] int8.
+ * @param filter  [output_c][ceil4(input_c)] int8: TFLite's OHWI filter with each row
+ *                zero-padded to a multiple of 4 (unchanged when input_c % 4 == 0),
+ *                4-byte aligned.
+ * @param channel [output_c] prepared constants (ts_conv_channel).
+ * @param buffer  scratch of ts_convolve_1x1_s8_get_buffer_size() bytes, 4-byte aligned.
+ * @param output  [batches][output_h][output_w][output_c] int8.
+ * @return TS_OK, or TS_ERROR_ARGUMENT if the window is not 1x1, a size or stride is not
+ *         positive, the padding is not 0 or the clamp range is invalid.
+ */
+int32_t ts_convolve_1x1_s8(const ts_conv_params *params, const int8_t *input,
+                           const int8_t *filter, const ts_conv_channel *channel,
+                           int16_t *buffer, int8_t *output);
+
+#endif /* TS_NN_H */
