@@ -1,10 +1,12 @@
 """HARD_SWISH, int8: TFLM reference_ops::HardSwish with its HardSwishParams.
 
-Prepare (TFLM HardSwishPrepare), in float32 as TFLM writes it: hires_input_scale =
-input_scale / 128; output multiplier = hires_input_scale / output_scale and reluish
-multiplier = hires_input_scale / (3 / 32768), each through QuantizeMultiplier and then
-DownScaleInt32ToInt16Multiplier to an int16 fixed-point multiplier. The output exponent
-must be <= 0 (TFLM rejects the model otherwise).
+Prepare (TFLM HardSwishPrepare): hires_input_scale = input_scale / 128; output multiplier
+= hires_input_scale / output_scale and reluish multiplier = hires_input_scale / (3 / 32768),
+each through QuantizeMultiplier and then DownScaleInt32ToInt16Multiplier to an int16
+fixed-point multiplier. The output exponent must be <= 0 (TFLM rejects the model
+otherwise). The two divisions are done in double: TFLM's source writes them in float, but
+the TFLM build tinysim is checked against (PyPI tflite-micro) matches double division
+wherever the two disagree (measured), so double it is.
 
 Eval, all in C++ int16_t arithmetic: input - zero point shifted left 7; multiplied by the
 output multiplier (SaturatingRoundingDoublingHighMul); the "reluish" value: saturating
@@ -58,12 +60,12 @@ def hard_swish_params(input_scale: float, input_zero_point: int, output_scale: f
     hires_input_scale = np.float32(np.float32(1.0 / 128.0) * in_scale)
     reluish_scale = np.float32(3.0 / 32768.0)
     out_mult, out_exp = quantize_multiplier_double_rounding(
-        float(np.float32(hires_input_scale / np.float32(output_scale))))
+        float(hires_input_scale) / float(np.float32(output_scale)))
     if out_exp > 0:
         raise ValueError(f"the output multiplier input_scale / 128 / output_scale has exponent "
                          f"{out_exp} > 0")
     relu_mult, relu_exp = quantize_multiplier_double_rounding(
-        float(np.float32(hires_input_scale / reluish_scale)))
+        float(hires_input_scale) / float(reluish_scale))
     return HardSwishParams(int(input_zero_point), int(output_zero_point),
                            down_scale_int32_to_int16_multiplier(relu_mult), relu_exp,
                            down_scale_int32_to_int16_multiplier(out_mult), out_exp)

@@ -1,12 +1,14 @@
 """LEAKY_RELU, int8 and int16: TFLM reference_ops::QuantizeLeakyRelu.
 
-Prepare (TFLM CalculateOpDataLeakyRelu), the ratios formed in float32 as TFLM writes them:
-alpha multiplier = QuantizeMultiplier(input_scale * alpha / output_scale) and identity
-multiplier = QuantizeMultiplier(input_scale / output_scale). A negative alpha gives a
-negative multiplier, which TFLM's double-rounding path accepts.
+Prepare (TFLM CalculateOpDataLeakyRelu), the ratios formed in double from the float32
+scale and alpha: alpha multiplier = QuantizeMultiplier(input_scale * alpha / output_scale),
+identity multiplier = QuantizeMultiplier(input_scale / output_scale).
 
 Eval: x - input zero point; >= 0 takes the identity multiplier, < 0 the alpha one
-(MultiplyByQuantizedMultiplier), + output zero point, clamped to the type.
+(MultiplyByQuantizedMultiplier), + output zero point, clamped to the type. A negative
+alpha multiplier is applied as -(x * |multiplier|), as current TFLM does: it differs from
+multiplying by the negative multiplier on exact halves, which the rounding doubling high
+multiply rounds toward +infinity.
 """
 from __future__ import annotations
 
@@ -42,10 +44,10 @@ class LeakyReluParams:
 def leaky_relu_params(input_scale: float, input_zero_point: int, output_scale: float,
                       output_zero_point: int, alpha: float, dtype: str = "int8"
                       ) -> LeakyReluParams:
-    in_s, out_s, a = np.float32(input_scale), np.float32(output_scale), np.float32(alpha)
-    mult_alpha, shift_alpha = quantize_multiplier_double_rounding(
-        float(np.float32(in_s * a) / out_s))
-    mult_id, shift_id = quantize_multiplier_double_rounding(float(np.float32(in_s / out_s)))
+    in_s, out_s = float(np.float32(input_scale)), float(np.float32(output_scale))
+    a = float(np.float32(alpha))
+    mult_alpha, shift_alpha = quantize_multiplier_double_rounding(in_s * a / out_s)
+    mult_id, shift_id = quantize_multiplier_double_rounding(in_s / out_s)
     lo, hi = INT_RANGES[dtype]
     return LeakyReluParams(int(input_zero_point), int(output_zero_point), mult_alpha,
                            shift_alpha, mult_id, shift_id, lo, hi)
@@ -89,13 +91,20 @@ def leaky_relu(input: np.ndarray, input_scale: float, input_zero_point: int,
 def _leaky_relu_quantized(input_data, input_offset, output_offset, output_multiplier_alpha,
                           output_shift_alpha, output_multiplier_identity,
                           output_shift_identity, quantized_min, quantized_max, output_data):
+    is_alpha_negative = output_multiplier_alpha < 0
+    safe_alpha_multiplier = -output_multiplier_alpha if is_alpha_negative \
+        else output_multiplier_alpha
     for i in range(input_data.size):
         input_value = np.int32(input_data[i]) - input_offset
+        unclamped_output = np.int64(output_offset)
         if input_value >= 0:
-            unclamped_output = np.int32(np.int64(output_offset) + multiply_by_quantized_multiplier(
-                input_value, output_multiplier_identity, output_shift_identity))
+            unclamped_output += multiply_by_quantized_multiplier(
+                input_value, output_multiplier_identity, output_shift_identity)
         else:
-            unclamped_output = np.int32(np.int64(output_offset) + multiply_by_quantized_multiplier(
-                input_value, output_multiplier_alpha, output_shift_alpha))
+            scaled_alpha_value = multiply_by_quantized_multiplier(
+                input_value, safe_alpha_multiplier, output_shift_alpha)
+            unclamped_output += -np.int64(scaled_alpha_value) if is_alpha_negative \
+                else np.int64(scaled_alpha_value)
+        unclamped_output = np.int32(unclamped_output)
         output_data[i] = min(max(unclamped_output, np.int32(quantized_min)),
                              np.int32(quantized_max))

@@ -201,3 +201,32 @@ def test_dequantize(shape, in_scale, dtype, code, rng):
     zp = {"uint8": code + 128, "int16": code * 256}.get(dtype, code)
     _check(_one_op("DEQUANTIZE", shape, (in_scale, zp), (None, None), dtype, "float32"),
            _full_range(rng, shape, dtype))
+
+
+# ---- regressions: counterexamples found once, kept as explicit cases
+
+
+def test_regression_leaky_relu_multipliers_are_formed_in_double():
+    """Shrunk by Hypothesis: with the alpha ratio formed in float32 (as TFLM's source reads)
+    one int16 value came out -11612 where TFLM gives -11611; the PyPI TFLM forms it in
+    double."""
+    shape = (2, 3, 7)
+    out_scale = float(np.float32(2.0 ** -2.427252796836158))
+    x = _full_range(np.random.default_rng(0), shape, "int16")
+    _check(_one_op("LEAKY_RELU", shape, (1.0, 84 * 256), (out_scale, 0), "int16", "int16",
+                   alpha=float(np.float32(0.1))), x)
+
+
+def test_regression_leaky_relu_negative_alpha_on_exact_halves():
+    """alpha = -0.5 with equal scales makes every odd input an exact half: TFLM computes
+    -(x * |alpha|), not x * alpha, and the two round those halves differently."""
+    x = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
+    _check(_one_op("LEAKY_RELU", x.shape, (0.1, 0), (0.1, 0), alpha=-0.5), x)
+
+
+def test_regression_hard_swish_multipliers_are_formed_in_double():
+    """Scales where float32 and double division give output multipliers 30157 vs 30156
+    (Q15), which changes one output of the int8 ramp; TFLM matches double."""
+    x = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
+    _check(_one_op("HARD_SWISH", x.shape, (0.012457508593797684, 58),
+                   (0.0033840767573565245, 51)), x)
