@@ -32,12 +32,6 @@ def _output_scale(in_scale: float, filter_scales: np.ndarray, fan_in: int,
     return float(np.float32(spread * 2.0 ** factor_log2))
 
 
-def _arena(graph) -> int:
-    # TFLM's default arena (10x the file) is too small for one-op models: it needs ~8 KB
-    # of fixed bookkeeping, and a too-small arena can crash the process, not just raise
-    return 256 * 1024 + 8 * sum(t.nbytes for t in graph.tensors)
-
-
 def _filter(rng, shape, scales: np.ndarray, axis: int) -> QuantizedArray:
     q = rng.integers(-127, 128, shape).astype(np.int8)
     return QuantizedArray(q, scales, np.zeros(scales.size, np.int64), axis)
@@ -114,8 +108,7 @@ def _check_windowed(case, opcode: str, depth_multiplier: int = 1):
                 case["out_zp"], **options)
     gb.output(out)
     graph = gb.build()
-    values = assert_bit_exact_with_tflm(graph, [_input(rng, in_shape, case["input_kind"])],
-                                        _arena(graph))
+    values = assert_bit_exact_with_tflm(graph, [_input(rng, in_shape, case["input_kind"])])
     assert values[out].shape == (case["batches"], *case["out_hw"], channels)
 
 
@@ -189,6 +182,5 @@ def test_fully_connected_bit_exact_with_tflm(case):
                 fused_activation=case["activation"], keep_num_dims=case["keep_num_dims"])
     gb.output(out)
     graph = gb.build()
-    values = assert_bit_exact_with_tflm(graph, [_input(rng, in_shape, case["input_kind"])],
-                                        _arena(graph))
+    values = assert_bit_exact_with_tflm(graph, [_input(rng, in_shape, case["input_kind"])])
     assert values[out].shape == out_shape
