@@ -1,0 +1,79 @@
+"""Prepare shared by AVERAGE_POOL_2D and MAX_POOL_2D (TFLM PoolingPrepare).
+
+TFLM requires int8 pooling to keep its input's quantization (scales within 1e-6, equal
+zero points), computes the padding with ComputePaddingHeightWidth (dilation 1) from the
+output size ComputeOutSize gives, and clamps to the fused activation's range.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tinysim.errors import ShapeError, UnsupportedError
+from tinysim.ir import Graph, Operator
+from ._conv_common import check_positive, require_int8_activation, tensor_desc
+from .common import activation_range_quantized, compute_padding, op_where
+
+
+@dataclass(frozen=True)
+class PoolParams:
+    stride_h: int
+    stride_w: int
+    filter_h: int
+    filter_w: int
+    pad_h: int
+    pad_w: int
+    act_min: int
+    act_max: int
+
+
+def out_size(padding: str, in_size: int, filter_size: int, stride: int) -> int:
+    """TFLM ComputeOutSize (dilation 1), with C's truncating division."""
+    num = in_size + stride - 1 if padding == "SAME" else in_size + stride - filter_size
+    return num // stride if num >= 0 else -((-num) // stride)
+
+
+def pool_params(in_shape, padding: str, stride_h: int, stride_w: int, filter_h: int,
+                filter_w: int, act_min: int, act_max: int) -> tuple[PoolParams, tuple]:
+    """Padding and the NHWC output shape for a pool over ``in_shape``."""
+    n, h, w, c = in_shape
+    out_h = out_size(padding, h, filter_h, stride_h)
+    out_w = out_size(padding, w, filter_w, stride_w)
+    params = PoolParams(stride_h, stride_w, filter_h, filter_w,
+                        compute_padding(stride_h, 1, h, filter_h, out_h),
+                        compute_padding(stride_w, 1, w, filter_w, out_w), act_min, act_max)
+    return params, (n, out_h, out_w, c)
+
+
+def prepare_pool(graph: Graph, op: Operator) -> PoolParams:
+    where = op_where(graph, op)
+    ins = graph.op_inputs(op)
+    if len(ins) != 1 or ins[0] is None or len(op.outputs) != 1:
+        raise ShapeError(f"{where}needs 1 input and 1 output, has inputs {op.inputs} and "
+                         f"outputs {op.outputs}; the model is malformed")
+    inp, out = ins[0], graph.tensor(op.outputs[0])
+    in_scale, in_zp = require_int8_activation(where, inp, "input")
+    out_scale, out_zp = require_int8_activation(where, out, "output")
+    if abs(in_scale - out_scale) > 1.0e-6 or in_zp != out_zp:
+        raise UnsupportedError(
+            f"{where}input {tensor_desc(inp)} (scale {in_scale:g}, zero point {in_zp}) and "
+            f"output {tensor_desc(out)} (scale {out_scale:g}, zero point {out_zp}) differ; TFLM "
+            "pools int8 only within one quantization — give the output the input's scale "
+            "and zero point")
+    if len(inp.shape) != 4 or len(out.shape) != 4:
+        raise ShapeError(f"{where}input {inp.shape} and output {out.shape} must be 4-D NHWC")
+    check_positive(where, op.options, ("stride_h", "stride_w", "filter_h", "filter_w"))
+    padding = op.options.get("padding")
+    if padding not in ("SAME", "VALID"):
+        raise UnsupportedError(f"{where}padding {padding!r} is not SAME or VALID")
+    act_min, act_max = activation_range_quantized(op.fused_activation, out_scale, out_zp,
+                                                  where=where)
+    params, expected = pool_params(inp.shape, padding, op.options["stride_h"],
+                                   op.options["stride_w"], op.options["filter_h"],
+                                   op.options["filter_w"], act_min, act_max)
+    if tuple(out.shape) != expected:
+        raise ShapeError(
+            f"{where}output {tensor_desc(out)} has shape {out.shape}; a "
+            f"{params.filter_h}x{params.filter_w} {padding} pool with strides "
+            f"{params.stride_h}x{params.stride_w} over {inp.shape} gives {expected}; the model "
+            "is malformed")
+    return params
