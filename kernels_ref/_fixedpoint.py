@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .quantization import (rounding_divide_by_pot, round_half_away,
+from .quantization import (quantize_multiplier, rounding_divide_by_pot,
                            saturating_rounding_doubling_high_mul)
 
 INT32_MIN = -(1 << 31)
@@ -323,21 +323,6 @@ def saturating_left_shift_int16(value, amount):
 
 # ---- Prepare-time helpers (TFLM quantization_util), plain Python on doubles
 
-def quantize_multiplier_double_rounding(double_multiplier: float) -> tuple[int, int]:
-    """TFLM QuantizeMultiplier as built for double rounding: no saturation of shifts above
-    30 (that clamp exists only under TFLITE_SINGLE_ROUNDING), which softmax relies on."""
-    if double_multiplier == 0.0:
-        return 0, 0
-    q, shift = math.frexp(double_multiplier)
-    q_fixed = round_half_away(q * (1 << 31))
-    if q_fixed == (1 << 31):
-        q_fixed //= 2
-        shift += 1
-    if shift < -31:
-        shift, q_fixed = 0, 0
-    return int(q_fixed), int(shift)
-
-
 def preprocess_softmax_scaling(beta: float, input_scale: float,
                                input_integer_bits: int) -> tuple[float, int, int]:
     """TFLM PreprocessSoftmaxScaling: (real multiplier, Q31 multiplier, left shift).
@@ -346,7 +331,7 @@ def preprocess_softmax_scaling(beta: float, input_scale: float,
     would abort."""
     max_real_multiplier = float((1 << 31) - 1)
     real = min(beta * input_scale * float(1 << (31 - input_integer_bits)), max_real_multiplier)
-    multiplier, left_shift = quantize_multiplier_double_rounding(real)
+    multiplier, left_shift = quantize_multiplier(real)
     return real, multiplier, left_shift
 
 

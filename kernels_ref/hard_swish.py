@@ -26,7 +26,7 @@ from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
 from ._activation_common import (check_array, output_view, per_tensor_quant, require_dtype,
                                  tensor_desc, unary_tensors)
-from ._fixedpoint import (quantize_multiplier_double_rounding, rounding_divide_by_pot_int16,
+from ._fixedpoint import (quantize_multiplier, rounding_divide_by_pot_int16,
                           saturating_doubling_high_mul_int16, saturating_left_shift_int16,
                           srdhm_int16)
 from .common import op_where
@@ -59,12 +59,12 @@ def hard_swish_params(input_scale: float, input_zero_point: int, output_scale: f
     in_scale = np.float32(input_scale)
     hires_input_scale = np.float32(np.float32(1.0 / 128.0) * in_scale)
     reluish_scale = np.float32(3.0 / 32768.0)
-    out_mult, out_exp = quantize_multiplier_double_rounding(
+    out_mult, out_exp = quantize_multiplier(
         float(hires_input_scale) / float(np.float32(output_scale)))
     if out_exp > 0:
         raise ValueError(f"the output multiplier input_scale / 128 / output_scale has exponent "
                          f"{out_exp} > 0")
-    relu_mult, relu_exp = quantize_multiplier_double_rounding(
+    relu_mult, relu_exp = quantize_multiplier(
         float(hires_input_scale) / float(reluish_scale))
     return HardSwishParams(int(input_zero_point), int(output_zero_point),
                            down_scale_int32_to_int16_multiplier(relu_mult), relu_exp,

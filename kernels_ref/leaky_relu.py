@@ -22,7 +22,7 @@ from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
 from ._activation_common import (INT_RANGES, check_array, output_view, per_tensor_quant,
                                  require_dtype, unary_tensors)
-from ._fixedpoint import quantize_multiplier_double_rounding
+from .quantization import quantize_multiplier
 from .common import op_where
 from .quantization import multiply_by_quantized_multiplier
 
@@ -46,8 +46,8 @@ def leaky_relu_params(input_scale: float, input_zero_point: int, output_scale: f
                       ) -> LeakyReluParams:
     in_s, out_s = float(np.float32(input_scale)), float(np.float32(output_scale))
     a = float(np.float32(alpha))
-    mult_alpha, shift_alpha = quantize_multiplier_double_rounding(in_s * a / out_s)
-    mult_id, shift_id = quantize_multiplier_double_rounding(in_s / out_s)
+    mult_alpha, shift_alpha = quantize_multiplier(in_s * a / out_s)
+    mult_id, shift_id = quantize_multiplier(in_s / out_s)
     lo, hi = INT_RANGES[dtype]
     return LeakyReluParams(int(input_zero_point), int(output_zero_point), mult_alpha,
                            shift_alpha, mult_id, shift_id, lo, hi)

@@ -26,7 +26,7 @@ from ._activation_common import (check_array, output_view, per_tensor_quant, req
                                  tensor_desc, unary_tensors)
 from ._fixedpoint import (INT32_MIN, calculate_input_radius, exp_on_negative_values,
                           log_x_for_x_greater_than_or_equal_to_1, preprocess_softmax_scaling,
-                          quantize_multiplier_double_rounding, rescale, rounding_divide_by_pot)
+                          quantize_multiplier, rescale, rounding_divide_by_pot)
 from .common import op_where
 from .quantization import multiply_by_quantized_multiplier
 
@@ -61,7 +61,7 @@ def quantized_log_softmax_params(input_scale: float) -> tuple[int, int, int, int
     if not 0.0 < real_reverse_scaling_divisor < 1.0:
         raise ValueError(f"the reverse scaling divisor {real_reverse_scaling_divisor:g} must "
                          "lie in (0, 1)")
-    divisor, divisor_shift = quantize_multiplier_double_rounding(real_reverse_scaling_divisor)
+    divisor, divisor_shift = quantize_multiplier(real_reverse_scaling_divisor)
     diff_min = -calculate_input_radius(INPUT_INTEGER_BITS, left_shift)
     return multiplier, left_shift, divisor, -divisor_shift, diff_min
 

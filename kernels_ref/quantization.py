@@ -27,8 +27,8 @@ def quantize_multiplier(double_multiplier: float) -> tuple[int, int]:
         shift += 1
     if shift < -31:
         shift, q_fixed = 0, 0
-    if shift > 30:
-        shift, q_fixed = 30, (1 << 31) - 1
+    # No clamp of shifts above 30: TFLM has it only in its single-rounding build, and
+    # softmax's large beta * input_scale multipliers rely on its absence.
     return int(q_fixed), int(shift)
 
 
@@ -37,12 +37,6 @@ def quantize_multiplier_array(multipliers) -> tuple[np.ndarray, np.ndarray]:
     mult = np.array([p[0] for p in pairs], dtype=np.int32)
     shift = np.array([p[1] for p in pairs], dtype=np.int32)
     return mult, shift
-
-
-def quantize_multiplier_smaller_than_one_exp(double_multiplier: float) -> tuple[int, int]:
-    """TFLM QuantizeMultiplierSmallerThanOneExp (shift returned <= 0)."""
-    m, s = quantize_multiplier(double_multiplier)
-    return m, s
 
 
 def _round_half_away(x: float) -> int:

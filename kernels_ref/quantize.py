@@ -22,7 +22,7 @@ from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
 from ._activation_common import (INT_RANGES, check_array, float_to_int32_x86, output_view,
                                  per_tensor_quant, require_dtype, unary_tensors)
-from ._fixedpoint import quantize_multiplier_double_rounding
+from .quantization import quantize_multiplier
 from .common import op_where
 from .quantization import multiply_by_quantized_multiplier
 
@@ -67,7 +67,7 @@ def prepare(graph: Graph, op: Operator) -> QuantizeParams:
     if inp.dtype == "float32":
         return QuantizeParams("float32", out.dtype, out_scale, out_zp, 0, 0, 0)
     in_scale, in_zp = per_tensor_quant(where, inp, "input")
-    mult, shift = quantize_multiplier_double_rounding(in_scale / out_scale)
+    mult, shift = quantize_multiplier(in_scale / out_scale)
     return QuantizeParams(inp.dtype, out.dtype, out_scale, out_zp, in_zp, mult, shift)
 
 
@@ -101,7 +101,7 @@ def quantize(input: np.ndarray, output_scale: float, output_zero_point: int,
         p = QuantizeParams("float32", out_dtype, float(output_scale), int(output_zero_point),
                            0, 0, 0)
     else:
-        mult, shift = quantize_multiplier_double_rounding(float(input_scale) / float(output_scale))
+        mult, shift = quantize_multiplier(float(input_scale) / float(output_scale))
         p = QuantizeParams(x.dtype.name, out_dtype, float(output_scale), int(output_zero_point),
                            int(input_zero_point), mult, shift)
     out = np.empty(x.shape, out_dtype)

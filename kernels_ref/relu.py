@@ -17,7 +17,7 @@ from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
 from ._activation_common import (INT_RANGES, check_array, output_view, per_tensor_quant,
                                  require_dtype, tensor_desc, unary_tensors)
-from ._fixedpoint import quantize_multiplier_double_rounding
+from .quantization import quantize_multiplier
 from .common import op_where
 from .quantization import multiply_by_quantized_multiplier
 
@@ -36,7 +36,7 @@ class ReluParams:
 
 def relu_params(input_scale: float, input_zero_point: int, output_scale: float,
                 output_zero_point: int, dtype: str = "int8") -> ReluParams:
-    multiplier, shift = quantize_multiplier_double_rounding(
+    multiplier, shift = quantize_multiplier(
         float(input_scale) / float(output_scale))
     lo, hi = INT_RANGES[dtype]
     return ReluParams(int(input_zero_point), int(output_zero_point), multiplier, shift,
