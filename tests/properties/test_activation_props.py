@@ -21,10 +21,6 @@ INT_RANGES = {"int8": (-128, 127), "int16": (-32768, 32767), "uint8": (0, 255),
               "int32": (-(1 << 31), (1 << 31) - 1)}
 
 
-def _arena(graph) -> int:
-    return 256 * 1024 + 8 * sum(t.nbytes for t in graph.tensors)
-
-
 def _one_op(opcode, shape, in_q, out_q, in_dtype="int8", out_dtype="int8", **options):
     gb = GraphBuilder(f"prop_{opcode.lower()}")
     x = gb.input(shape, *in_q, dtype=in_dtype)
@@ -34,7 +30,7 @@ def _one_op(opcode, shape, in_q, out_q, in_dtype="int8", out_dtype="int8", **opt
 
 
 def _check(graph, x):
-    assert_bit_exact_with_tflm(graph, [x], arena_size=_arena(graph))
+    assert_bit_exact_with_tflm(graph, [x])
 
 
 @st.composite
