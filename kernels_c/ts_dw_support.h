@@ -1,0 +1,244 @@
+/**
+ * @file ts_dw_support.h
+ * @brief Private inline helpers of the depthwise, ADD and pooling kernels.
+ *
+ * Fast requantization (ts_dw_requant_fast), TFLM's double rounding in five instructions.
+ * TFLM computes, for an accumulator a, Q31 multiplier b and right shift e >= 1,
+ *     r = SaturatingRoundingDoublingHighMul(a, b) = floor((a*b + 2^30) / 2^31)
+ *     RoundingDivideByPOT(r, e) = floor((r + 2^(e-1) - [r < 0]) / 2^e)
+ * (the first rounds halves up, the second away from zero). Because
+ * floor((floor(x) + k) / n) = floor((x + k) / n) for integers k and n > 0, the two
+ * roundings collapse into one floor of an exact 64-bit quantity:
+ *     result = floor((a*b + 2^30 + 2^(30+e) - [a < 0] * 2^31) / 2^(31+e))
+ * ([r < 0] may be replaced by [a < 0]: they differ only when r = 0, where both constants
+ * give 0). Doubling numerator and denominator and adding the output offset z:
+ *     result + z = floor(P / 2^32) >> e,
+ *     P = a*(2b) + 2^31 + 2^32 * (2^(e-1) + z*2^e - [a < 0])
+ * With b in [2^30, 2^31), 2b as a signed word is 2b - 2^32, so a*(2b) is one SMLAL of
+ * (a, multiplier2) onto a high word that starts at a + rounding - [a < 0] and a low
+ * word of 2^31: ADD, ADD (a, ASR #31), MOV, SMLAL, ASR. The high word stays inside int32
+ * (|2ab| < 2^62, |rounding| <= 2^29 for e <= 22), so intermediate wrap-around in the
+ * start value is harmless. Checked against kernels_ref's multiply_by_quantized_multiplier
+ * (tests/test_kernels_dw.py).
+ */
+#ifndef TS_DW_SUPPORT_H
+#define TS_DW_SUPPORT_H
+
+#include <arm_acle.h>
+#include <stdint.h>
+
+#include "ts_nn.h"
+#include "ts_support.h"
+
+#define TS_DW_INLINE static inline __attribute__((always_inline))
+
+/** Unaligned-safe 32-bit load (a plain LDR). */
+TS_DW_INLINE uint32_t ts_dw_load32(const int8_t *p)
+{
+    uint32_t v;
+    __builtin_memcpy(&v, p, 4);
+    return v;
+}
+
+/** Unaligned-safe 32-bit store (a plain STR). */
+TS_DW_INLINE void ts_dw_store32(int8_t *p, uint32_t v)
+{
+    __builtin_memcpy(p, &v, 4);
+}
+
+/** Bytes 1 and 3 sign-extended into the two halfwords: SXTB16 with ROR #8
+ * (GCC 12's arm_acle.h has no __ror to fold into __sxtb16). */
+TS_DW_INLINE uint32_t ts_dw_sxtb16_ror8(uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+
+/** Four int8-saturated values (already sign-extended words) packed low byte first. */
+TS_DW_INLINE uint32_t ts_dw_pack4(int32_t b0, int32_t b1, int32_t b2, int32_t b3)
+{
+    uint32_t x = (uint32_t)b0;
+    __asm__("bfi %0, %1, #8, #8\n\t"
+            "bfi %0, %2, #16, #8\n\t"
+            "bfi %0, %3, #24, #8"
+            : "+r"(x)
+            : "r"(b1), "r"(b2), "r"(b3));
+    return x;
+}
+
+/** Per-byte clamp of four int8 lanes to [lo, hi] (lo and hi replicated in each byte):
+ * SSUB8 sets each lane's GE flag, SEL picks; one asm block keeps the flags with the SEL. */
+TS_DW_INLINE uint32_t ts_dw_clamp4(uint32_t x, uint32_t lo4, uint32_t hi4)
+{
+    uint32_t t;
+    __asm__("ssub8 %1, %0, %2\n\t"
+            "sel %0, %0, %2\n\t"
+            "ssub8 %1, %0, %3\n\t"
+            "sel %0, %3, %0"
+            : "+r"(x), "=&r"(t)
+            : "r"(lo4), "r"(hi4)
+            : "cc");
+    return x;
+}
+
+/** A byte replicated into the four lanes of a word. */
+TS_DW_INLINE uint32_t ts_dw_splat4(int32_t v)
+{
+    return ((uint32_t)v & 0xFFu) * 0x01010101u;
+}
+
+/** True when a channel can use ts_dw_requant_fast (see the file comment). */
+TS_DW_INLINE int ts_dw_channel_fast(const ts_dw_channel *ch)
+{
+    return ch->multiplier2 >= 0x80000000u && ch->right_shift >= 1 && ch->right_shift <= 22;
+}
+
+/** True when every one of @p n channels can use the fast requantization. */
+static inline int ts_dw_all_fast(const ts_dw_channel *ch, int32_t n)
+{
+    for (int32_t c = 0; c < n; c++)
+        if (!ts_dw_channel_fast(&ch[c]))
+            return 0;
+    return 1;
+}
+
+/** MultiplyByQuantizedMultiplier(acc, multiplier, -right_shift) + output_offset, fast
+ * form (file comment); the caller saturates/clamps. */
+TS_DW_INLINE int32_t ts_dw_requant_fast(int32_t acc, uint32_t multiplier2, int32_t rounding,
+                                        int32_t right_shift)
+{
+    const uint32_t start = (uint32_t)acc + (uint32_t)rounding - ((uint32_t)acc >> 31);
+    uint64_t p = ((uint64_t)start << 32) | 0x80000000u;
+    p += (uint64_t)((int64_t)acc * (int32_t)multiplier2);
+    return (int32_t)(p >> 32) >> right_shift;
+}
+
+/** TFLM's requantization, output offset and clamp for any channel constants: the
+ * general path (ts_requantize from ts_support.h). */
+TS_DW_INLINE int32_t ts_dw_requant_general(int32_t acc, const ts_dw_channel *ch,
+                                           int32_t output_offset, int32_t act_min,
+                                           int32_t act_max)
+{
+    int32_t v = ts_requantize(acc, (int32_t)(ch->multiplier2 >> 1), -ch->right_shift);
+    v = (int32_t)((uint32_t)v + (uint32_t)output_offset);
+    v = v < act_min ? act_min : v;
+    return v > act_max ? act_max : v;
+}
+
+/** Checks shared by the depthwise kernels. */
+static inline int ts_dw_params_valid(const ts_dw_params *p)
+{
+    return p->input_h > 0 && p->input_w > 0 && p->channels > 0 && p->output_h > 0 &&
+           p->output_w > 0 && p->filter_h > 0 && p->filter_w > 0 && p->stride_h > 0 &&
+           p->stride_w > 0 && p->dilation_h > 0 && p->dilation_w > 0 && p->pad_h >= 0 &&
+           p->pad_w >= 0 && p->act_min >= -128 && p->act_max <= 127 &&
+           p->act_min <= p->act_max && p->input_offset >= -127 && p->input_offset <= 128;
+}
+
+/* Four channels of one tap: SXTB16 splits input and weight words into (c0, c2) and
+ * (c1, c3) int16 lanes; SMLABB/SMLATT multiply-accumulate lane by lane. */
+#define TS_DW_MAC4(x, w, a0, a1, a2, a3)                          \
+    do {                                                          \
+        const uint32_t x02_ = __sxtb16(x), x13_ = ts_dw_sxtb16_ror8(x); \
+        const uint32_t w02_ = __sxtb16(w), w13_ = ts_dw_sxtb16_ror8(w); \
+        a0 = __smlabb(x02_, w02_, a0);                            \
+        a2 = __smlatt(x02_, w02_, a2);                            \
+        a1 = __smlabb(x13_, w13_, a1);                            \
+        a3 = __smlatt(x13_, w13_, a3);                            \
+    } while (0)
+
+/* Requantizes, clamps and stores four channels' accumulators. */
+TS_DW_INLINE void ts_dw_finish4(const ts_dw_params *p, const ts_dw_channel *ch, int8_t *out,
+                                int32_t a0, int32_t a1, int32_t a2, int32_t a3, uint32_t lo4,
+                                uint32_t hi4, const int fast)
+{
+    if (fast) {
+        const uint32_t packed = ts_dw_pack4(
+            __ssat(ts_dw_requant_fast(a0, ch[0].multiplier2, ch[0].rounding, ch[0].right_shift), 8),
+            __ssat(ts_dw_requant_fast(a1, ch[1].multiplier2, ch[1].rounding, ch[1].right_shift), 8),
+            __ssat(ts_dw_requant_fast(a2, ch[2].multiplier2, ch[2].rounding, ch[2].right_shift), 8),
+            __ssat(ts_dw_requant_fast(a3, ch[3].multiplier2, ch[3].rounding, ch[3].right_shift), 8));
+        ts_dw_store32(out, ts_dw_clamp4(packed, lo4, hi4));
+    } else {
+        const int32_t oo = p->output_offset, lo = p->act_min, hi = p->act_max;
+        out[0] = (int8_t)ts_dw_requant_general(a0, &ch[0], oo, lo, hi);
+        out[1] = (int8_t)ts_dw_requant_general(a1, &ch[1], oo, lo, hi);
+        out[2] = (int8_t)ts_dw_requant_general(a2, &ch[2], oo, lo, hi);
+        out[3] = (int8_t)ts_dw_requant_general(a3, &ch[3], oo, lo, hi);
+    }
+}
+
+/* Channels past the last group of four, one at a time, for the pixel whose window starts
+ * at (iy0, ix0): their weights sit in the zero-padded last group, lane c - 4 * groups. */
+TS_DW_INLINE void ts_dw_tail_channels(const ts_dw_params *p, const int8_t *input,
+                                      const int8_t *filter, const ts_dw_channel *channel,
+                                      int8_t *out, int32_t iy0, int32_t ix0)
+{
+    const int32_t C = p->channels, W = p->input_w, H = p->input_h;
+    const int32_t fh = p->filter_h, fw = p->filter_w, taps = fh * fw;
+    const int32_t dh = p->dilation_h, dw = p->dilation_w;
+    const int32_t zp = -p->input_offset;
+    const int32_t groups = C >> 2;
+    for (int32_t c = 4 * groups; c < C; c++) {
+        const int8_t *w = filter + groups * taps * 4 + (c - 4 * groups);
+        int32_t acc = channel[c].bias;
+        for (int32_t ky = 0; ky < fh; ky++) {
+            const int32_t iy = iy0 + ky * dh;
+            for (int32_t kx = 0; kx < fw; kx++, w += 4) {
+                const int32_t ix = ix0 + kx * dw;
+                const int32_t x = (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                                      ? input[(iy * W + ix) * C + c]
+                                      : zp;
+                acc = (int32_t)((uint32_t)acc + (uint32_t)(x * *w));
+            }
+        }
+        out[c] = (int8_t)ts_dw_requant_general(acc, &channel[c], p->output_offset, p->act_min,
+                                               p->act_max);
+    }
+}
+
+/* One output pixel. @p fast selects the requantization (ts_dw_support.h); @p full says
+ * the whole window lies inside the input, so no tap needs a bounds test. */
+TS_DW_INLINE void ts_dw_pixel(const ts_dw_params *p, const int8_t *input, const int8_t *filter,
+                           const ts_dw_channel *channel, int8_t *out, int32_t iy0,
+                           int32_t ix0, int full, const int fast)
+{
+    const int32_t C = p->channels, W = p->input_w, H = p->input_h;
+    const int32_t fh = p->filter_h, fw = p->filter_w, taps = fh * fw;
+    const int32_t dh = p->dilation_h, dw = p->dilation_w;
+    const int32_t zp = -p->input_offset;
+    const uint32_t zp4 = ts_dw_splat4(zp);
+    const uint32_t lo4 = ts_dw_splat4(p->act_min), hi4 = ts_dw_splat4(p->act_max);
+    const int32_t row_step = dh * W * C, col_step = dw * C;
+    const int32_t groups = C >> 2;
+
+    for (int32_t g = 0; g < groups; g++) {
+        const ts_dw_channel *ch = channel + 4 * g;
+        int32_t a0 = ch[0].bias, a1 = ch[1].bias, a2 = ch[2].bias, a3 = ch[3].bias;
+        const int8_t *w = filter + g * taps * 4;
+        if (full) {
+            const int8_t *row = input + (iy0 * W + ix0) * C + 4 * g;
+            for (int32_t ky = 0; ky < fh; ky++, row += row_step) {
+                const int8_t *px = row;
+                for (int32_t kx = 0; kx < fw; kx++, px += col_step, w += 4)
+                    TS_DW_MAC4(ts_dw_load32(px), ts_dw_load32(w), a0, a1, a2, a3);
+            }
+        } else {
+            for (int32_t ky = 0; ky < fh; ky++) {
+                const int32_t iy = iy0 + ky * dh;
+                for (int32_t kx = 0; kx < fw; kx++, w += 4) {
+                    const int32_t ix = ix0 + kx * dw;
+                    const uint32_t x = (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                                           ? ts_dw_load32(input + (iy * W + ix) * C + 4 * g)
+                                           : zp4;
+                    TS_DW_MAC4(x, ts_dw_load32(w), a0, a1, a2, a3);
+                }
+            }
+        }
+        ts_dw_finish4(p, ch, out + 4 * g, a0, a1, a2, a3, lo4, hi4, fast);
+    }
+    ts_dw_tail_channels(p, input, filter, channel, out, iy0, ix0);
+}
+
+#endif /* TS_DW_SUPPORT_H */
