@@ -229,41 +229,46 @@ typedef struct
 } ts_conv_params;
 
 /**
- * @brief Per-output-channel constants of the convolution and fully connected kernels,
- *        prepared on the host (arm_emu/kernels_conv.py, prepare_channels).
+ * @brief Bytes of a packed convolution filter: 4 + output_c * (K4 + 16), where K4 is
+ *        filter_h * filter_w * input_c rounded up to a multiple of 4.
  *
- * From TFLM's bias[c], multiplier[c] and shift[c] (QuantizeMultiplier; a per-tensor
- * filter repeats its one pair) and the layer's input offset:
- *  - bias       = bias[c] + input_offset * (sum of channel c's weights), int32 wrap-around.
- *                 Folding the input offset in (as TinyEngine does) leaves sum(w * x) of
- *                 raw int8 values in the inner loop; a window point outside the input is
- *                 read as x = input zero point, whose term w * (x + input_offset) is 0,
- *                 exactly as TFLM skips it. int32 sums wrap in both, in any order.
- *  - multiplier = multiplier[c], in [0, 2^31 - 1].
- *  - shift      = shift[c]; a channel with multiplier 0 (its output is always 0 before
- *                 the offset, whatever the shift) is given shift -1.
- *  - round_lo, round_hi = the low and high words of R = 2^30 + 2^(30 + e), e = -shift,
- *                 when shift <= -1 (0 otherwise). The kernels requantize with
- *                 floor((acc * multiplier + R - 2^31 * (acc < 0)) / 2^(31 + e)), which
- *                 equals TFLM's MultiplyByQuantizedMultiplier (double rounding) for every
- *                 int32 acc; see ts_conv_core.h. A layer with a channel that shifts left
- *                 (shift >= 0) takes ts_requantize() from ts_support.h instead.
+ * A packed filter (prepared on the host by arm_emu/kernels_conv.py, pack_conv_filter) is
+ * word-aligned and holds, as int32 words: bias'_0, then for every output channel c its
+ * K4 weight bytes followed by 4 words: multiplier_c, right_shift_c, rounding_c and
+ * bias'_{c+1} (0 after the last channel). With TFLM's bias[c], multiplier[c] and
+ * shift[c] (QuantizeMultiplier), e = -shift[c] and z the output offset:
+ *  - weights: channel c's OHWI weights in TFLite order (filter_y, filter_x, input
+ *    channel), then zeros up to K4;
+ *  - bias'_c = bias[c] + input_offset * (sum of channel c's weights), int32 wrap-around.
+ *    Folding the input offset in (as TinyEngine does) leaves sum(w * x) of raw int8
+ *    values in the inner loop; a window point outside the input is read as the input zero
+ *    point, whose term w * (zp + input_offset) is 0, exactly as TFLM skips it;
+ *  - multiplier_c = multiplier[c]; right_shift_c = e;
+ *  - rounding_c = 2^(e-1) + z * 2^e when 1 <= e <= 22, else 0 (unused);
+ *  - a channel whose output does not depend on the input (all weights 0, or multiplier
+ *    0) is stored as the constant it is: weights 0, multiplier 2^30, right shift 1 and
+ *    bias' = 4v, with v = TFLM's requantized bias clamped to [-256, 255] (enough: the
+ *    output saturates beyond). Such channels carry huge biases in real models
+ *    (mlperf_vww), which would otherwise keep the layer off the fast path.
+ * The kernels requantize with SMMLAR (ts_conv_core.h) when every channel has
+ * 1 <= e <= 22 and |bias'| + K4 * 2^14 < 2^30, and with ts_requantize() otherwise; both
+ * are TFLM's MultiplyByQuantizedMultiplier bit for bit.
  */
-typedef struct
+static inline int32_t ts_conv_packed_filter_size(const ts_conv_params *params)
 {
-    int32_t bias;       /**< bias[c] + input_offset * sum of channel c's weights. */
-    int32_t multiplier; /**< TFLM multiplier[c], Q31, >= 0. */
-    int32_t shift;      /**< TFLM shift[c] (> 0 = left); -1 when multiplier is 0. */
-    uint32_t round_lo;  /**< Low word of 2^30 + 2^(30 - shift) (shift <= -1). */
-    int32_t round_hi;   /**< High word of the same. */
-} ts_conv_channel;
+    const int32_t k4 = (params->filter_h * params->filter_w * params->input_c + 3) & ~3;
+    return 4 + params->output_c * (k4 + 16);
+}
 
 /**
- * @brief Bytes of scratch that ts_convolve_1x1_s8 needs: 4 pixels of ceil4(input_c) int16.
+ * @brief Bytes of scratch that the convolution kernels need: 4 pixels of K4 int16
+ *        (K4 = filter_h * filter_w * input_c rounded up to a multiple of 4), plus the
+ *        K4-byte window of one pixel for the kernels that gather windows.
  */
-static inline int32_t ts_convolve_1x1_s8_get_buffer_size(const ts_conv_params *params)
+static inline int32_t ts_convolve_s8_get_buffer_size(const ts_conv_params *params)
 {
-    return 8 * ((params->input_c + 3) & ~3);
+    const int32_t k4 = (params->filter_h * params->filter_w * params->input_c + 3) & ~3;
+    return 9 * k4;
 }
 
 /**
@@ -271,21 +276,19 @@ static inline int32_t ts_convolve_1x1_s8_get_buffer_size(const ts_conv_params *p
  *
  * Bit-exact with TFLM's reference ConvPerChannel for a 1x1 window (the padding is 0).
  * Runs as a matrix product of 4 output pixels at a time (their inputs widened to int16
- * once into @p buffer) by one filter row: 16 MACs per 1 LDR, 2 SXTB16, 2 LDM, 8 SMLAD.
+ * once into @p buffer) by one filter row: per 16 MACs, 1 LDR, 2 SXTB16, 2 LDM, 8 SMLAD.
  *
  * @param params  shape and quantization; filter_h = filter_w = 1, pad_h = pad_w = 0.
  * @param input   [batches][input_h][input_w][input_c] int8.
- * @param filter  [output_c][ceil4(input_c)] int8: TFLite's OHWI filter with each row
- *                zero-padded to a multiple of 4 (unchanged when input_c % 4 == 0),
- *                4-byte aligned.
- * @param channel [output_c] prepared constants (ts_conv_channel).
- * @param buffer  scratch of ts_convolve_1x1_s8_get_buffer_size() bytes, 4-byte aligned.
+ * @param packed  packed filter (see ts_conv_packed_filter_size), word-aligned.
+ * @param buffer  scratch of ts_convolve_s8_get_buffer_size() bytes, word-aligned (only
+ *                the first 8 * K4 bytes are used).
  * @param output  [batches][output_h][output_w][output_c] int8.
  * @return TS_OK, or TS_ERROR_ARGUMENT if the window is not 1x1, a size or stride is not
- *         positive, the padding is not 0 or the clamp range is invalid.
+ *         positive, the padding is not 0, the output does not fit the input or the clamp
+ *         range is invalid.
  */
 int32_t ts_convolve_1x1_s8(const ts_conv_params *params, const int8_t *input,
-                           const int8_t *filter, const ts_conv_channel *channel,
-                           int16_t *buffer, int8_t *output);
+                           const int32_t *packed, int16_t *buffer, int8_t *output);
 
 #endif /* TS_NN_H */
