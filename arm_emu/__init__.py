@@ -1,22 +1,26 @@
 """arm_emu: build C kernels for Cortex-M and run them, counted exactly, under Unicorn.
 
-How a kernel test calls a C function with arrays and reads the stats::
+How a kernel test calls a C function with arrays and reads the stats (this runs as is,
+on the test fixtures; a kernel lists its own sources, e.g. ``["kernels_c/ts_conv_s8.c"]``)::
 
     import numpy as np
     from arm_emu import Machine, Out
 
-    m = Machine.from_sources(["kernels_c/ts_add_s8.c"], cpu="cortex-m7")  # cached build
-    x = np.arange(-64, 64, dtype=np.int8)          # plain arrays are read-only inputs
-    y = np.zeros(128, dtype=np.int8)
-    res = m.call("ts_add_s8", x, Out(y, name="out"), 128, budget=1_000_000)
-    res.value                   # r0 as a signed int (res.r0 raw, res.r1 high word)
-    y                           # now holds what the kernel wrote
+    m = Machine.from_sources(["tests/arm_fixtures/fx_harness.c"], cpu="cortex-m7")
+    x = np.arange(-50, 50, dtype=np.int8)       # plain arrays are read-only inputs
+    y = np.zeros(100, dtype=np.int8)
+    res = m.call("fx_copy", Out(y, name="dst"), x, 100, budget=1_000_000)
+    assert (y == x).all()                       # Out arrays receive what the kernel wrote
+    res.value                                   # r0 as a signed int (res.r0 raw, res.r1 high)
     s = res.stats
-    s.instructions              # exact executed-instruction count
-    s.per_function              # {"ts_add_s8": ..., callees...}
-    s.histogram                 # {"ldr": ..., "smlad": ...} (capstone names)
-    s.m4_cycles_estimate        # Cortex-M4 cost table: an ESTIMATE, label it so
+    s.instructions                              # exact executed-instruction count
+    s.per_function                              # {"fx_copy": ...} by ELF symbol
+    s.histogram                                 # {"ldrb": ..., "strb": ...} (capstone names)
+    s.m4_cycles_estimate                        # Cortex-M4 cost table: an ESTIMATE
     print(s.summary())
+
+The ELF is built once per content hash (arm_emu.build) and a Machine is cheap to reuse:
+build it once per test module (functools.lru_cache) and call it many times.
 
 Arguments are ints (32-bit) and arrays, passed with the AAPCS (r0-r3, then the stack).
 ``In(array, name=, align=)`` / ``Out(...)`` name a buffer in error messages and set its

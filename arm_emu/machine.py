@@ -64,6 +64,7 @@ CPU_MODELS: dict[str, int] = {
 PAGE = 1024
 RETURN_ADDRESS = 0x0E000000
 STACK_TOP = 0x20200000
+STACK_FLOOR = 0x20080000    # the stack may grow down to here; tinysim.ld's SRAM ends below
 BUFFER_BASE = 0x20210000
 BUFFER_LIMIT = 0x40000000
 GUARD = 16 * PAGE
@@ -182,9 +183,9 @@ class Machine:
 
     def __init__(self, elf: str | Path, cpu: str = "cortex-m7", *, stack_size: int = DEFAULT_STACK,
                  exact_bounds: bool = False, instrument: bool = True):
-        if stack_size <= 0 or stack_size % PAGE or stack_size > STACK_TOP - 0x20080000:
+        if stack_size <= 0 or stack_size % PAGE or stack_size > STACK_TOP - STACK_FLOOR:
             raise TinysimError(f"stack_size={stack_size}: use a multiple of {PAGE} up to "
-                               f"{STACK_TOP - 0x20080000}")
+                               f"{STACK_TOP - STACK_FLOOR}")
         self.cpu = cpu
         self.image: ElfImage = load_elf(elf)
         self.code = disasm.decode(self.image)
@@ -199,7 +200,7 @@ class Machine:
         self._map_static()
         self._install_hooks()
         self._placed: tuple[_Placed, ...] = ()
-        self._mapped: list[tuple[int, int]] = []
+        self._mapped: list[tuple[int, int, bool]] = []   # (start, size, writable)
         self._site_entry: str | None = None
         self._site_hooks: list[int] = []
         self._site_rows = np.zeros((0, 8), np.int64)
@@ -238,21 +239,20 @@ class Machine:
         except UcError as exc:
             error = exc
         wall = time.perf_counter() - start
-        self._raise_if_faulted(name, error, budget, args)
-
+        self._raise_if_faulted(name, error, budget)
         self._check_canaries(name, args, budget)
         self._check_aapcs(name, sp)
+        stats = self._stats(name, wall) if self.instrument else None
+        if stats is not None and stats.instructions > budget:
+            raise self._fault(name, None, f"returned after {stats.instructions:,} instructions, "
+                              f"over its budget of {budget:,}; pass a larger budget= if that "
+                              "is expected")
         for b in placed:
             if b.out is not None:
                 raw = self.uc.mem_read(b.address, b.nbytes)
                 b.out.reshape(-1).view(np.uint8)[:] = np.frombuffer(bytes(raw), np.uint8)
         r0 = self.uc.reg_read(_R.UC_ARM_REG_R0)
         r1 = self.uc.reg_read(_R.UC_ARM_REG_R1)
-        stats = self._stats(name, wall) if self.instrument else None
-        if stats is not None and stats.instructions > budget:
-            raise self._fault(name, None, f"returned after {stats.instructions:,} instructions, "
-                              f"over its budget of {budget:,}; pass a larger budget= if that "
-                              "is expected")
         return CallResult(r0, r1, wall, stats)
 
     def disassemble(self, name: str) -> str:
@@ -430,7 +430,7 @@ class Machine:
 
     # ------------------------------------------------------------------ after the call
 
-    def _raise_if_faulted(self, name: str, error: UcError | None, budget: int, args) -> None:
+    def _raise_if_faulted(self, name: str, error: UcError | None, budget: int) -> None:
         n = self._native
         uc = self.uc
         pc = uc.reg_read(_R.UC_ARM_REG_PC)
@@ -459,8 +459,8 @@ class Machine:
             access_type, addr, size, fpc = self._events.mem
             access = _ACCESS.get(access_type, "access")
             if access == "fetch":
-                raise self._fault(name, fpc, f"jumped to 0x{addr:08x}, "
-                                  f"{self._describe(addr, size, access)}, which is not code")
+                raise self._fault(name, fpc, f"jumped to 0x{addr:08x} "
+                                  f"({self._describe(addr, size, access)}): not code")
             raise self._fault(name, fpc, f"{access} of {_bytes(size)} at 0x{addr:08x}, "
                               f"{self._describe(addr, size, access)}")
         if self._events.intr is not None:
@@ -482,19 +482,18 @@ class Machine:
             if not b.writable:
                 continue   # read-only pages: any write already faulted
             span = b.map_end - b.map_start
-            expected = _canary(span)
-            got = bytes(self.uc.mem_read(b.map_start, span))
-            head = b.address - b.map_start
-            tail = b.address + b.nbytes - b.map_start
-            changed = [i for i in range(head) if got[i] != expected[i]] + \
-                [i for i in range(tail, span) if got[i] != expected[i]]
-            if changed:
+            got = np.frombuffer(bytes(self.uc.mem_read(b.map_start, span)), np.uint8)
+            changed = got != np.frombuffer(_canary(span), np.uint8)
+            head, tail = b.address - b.map_start, b.address + b.nbytes - b.map_start
+            changed[head:tail] = False   # the array itself
+            if changed.any():
                 self._locate_canary_write(name, args, budget)
-                first = b.map_start + changed[0]
+                first = b.map_start + int(np.argmax(changed))
                 raise self._fault(name, None,
-                                  f"wrote {_bytes(len(changed))} outside {b.label}, the first at "
-                                  f"0x{first:08x}, {self._describe(first, 1, 'write')} (found "
-                                  "after the call; a re-run with exact bounds did not reproduce it)")
+                                  f"wrote {_bytes(int(changed.sum()))} outside {b.label}, the "
+                                  f"first at 0x{first:08x}, {self._describe(first, 1, 'write')} "
+                                  "(found after the call; a re-run with exact bounds did not "
+                                  "reproduce it)")
 
     def _locate_canary_write(self, name: str, args, budget: int) -> None:
         """Re-run the call with exact bounds checking; it raises the fault with its PC."""
