@@ -392,6 +392,14 @@ def test_unaligned_post_indexed_ldrd_is_flagged(cpu):
 
 
 @pytest.mark.parametrize("cpu", CPUS)
+def test_ldrd_skipped_by_its_it_condition_is_not_flagged(cpu):
+    odd = In(np.arange(33, dtype=np.int8), align=1)   # end-aligned 33 bytes: odd start
+    res = machine(cpu).call("fx_ldrd_if", 0, odd)
+    assert res.value == 0 and res.stats.alignment_checks == 0
+    assert "unaligned multi-word access" in _fault(cpu, "fx_ldrd_if", 1, odd)
+
+
+@pytest.mark.parametrize("cpu", CPUS)
 def test_unaligned_ldm_is_flagged(cpu):
     m = machine(cpu)
     assert any(k in m.disassemble("fx_copy_quad") for k in ("ldm", "ldmia"))

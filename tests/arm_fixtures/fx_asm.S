@@ -62,3 +62,16 @@ fx_ldrd_post_sum:
     pop     {r4}
     bx      lr
     .size fx_ldrd_post_sum, . - fx_ldrd_post_sum
+
+/* int32_t fx_ldrd_if(int flag, const int8_t *p): if flag, the sum of the two words at p,
+ * read with an LDRD inside an IT block; else 0 without touching p. */
+    .global fx_ldrd_if
+    .type fx_ldrd_if, %function
+    .align 2
+fx_ldrd_if:
+    cmp     r0, #0
+    itt     ne
+    ldrdne  r2, r3, [r1]
+    addne   r0, r2, r3
+    bx      lr
+    .size fx_ldrd_if, . - fx_ldrd_if
