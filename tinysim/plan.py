@@ -31,12 +31,14 @@ FORMAT_VERSION = 1
 KERNELS = (
     "op",                  # the op's reference kernel (kernels_ref), out-of-place
     "depthwise_inplace",   # TinyEngine's in-place depthwise, channel by channel
+    "op_rows",             # the op's reference kernel one output row at a time, top down
     "view",                # no computation: the output is the input's bytes (RESHAPE)
 )
 # InPlace.scheme: the access pattern that makes sharing bytes safe
 INPLACE_SCHEMES = (
     "elementwise",        # output element i computed from input element i only
     "depthwise_channel",  # input channel copied to scratch, output channel written back
+    "rows",               # output rows land on input rows no later output row reads
     "view",               # output bytes are the input bytes, nothing is written
 )
 BUFFER_KINDS = ("tensor", "scratch")

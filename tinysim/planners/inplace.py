@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from ..ir import Graph, Operator, Tensor
 from ..plan import Access
+from .geometry import padding_top_left, window
 
 ELEMENTWISE_OPS = frozenset({
     "ADD", "SUB", "MUL", "RELU", "RELU6", "RELU_N1_TO_1", "LOGISTIC", "TANH", "LEAKY_RELU",
@@ -32,46 +33,11 @@ SCHEME_KERNEL = {"view": "view", "elementwise": "op", "depthwise_channel": "dept
                  "rows": "op_rows"}
 
 
-def padding_top_left(graph: Graph, op: Operator, in_shape: tuple[int, ...]) -> tuple[int, int]:
-    """TFLM's leading (top, left) padding of a spatial op on an NHWC input of ``in_shape``."""
-    o = op.options
-    if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-        f = graph.tensor(op.inputs[1]).shape
-        kh, kw = f[1], f[2]
-    else:
-        kh, kw = o["filter_h"], o["filter_w"]
-    out = graph.tensor(op.outputs[0]).shape
-    dh, dw = o.get("dilation_h", 1), o.get("dilation_w", 1)
-    pads = []
-    for size, k, s, d, n_out in ((in_shape[1], kh, o["stride_h"], dh, out[1]),
-                                 (in_shape[2], kw, o["stride_w"], dw, out[2])):
-        if o["padding"] == "SAME":
-            pads.append(max(((n_out - 1) * s + (k - 1) * d + 1 - size) // 2, 0))
-        else:
-            pads.append(0)
-    return pads[0], pads[1]
-
-
-def window(graph: Graph, op: Operator) -> tuple[int, int, int, int]:
-    """(effective kernel height, effective kernel width, stride_h, stride_w)."""
-    o = op.options
-    if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-        f = graph.tensor(op.inputs[1]).shape
-        kh, kw = f[1], f[2]
-    else:
-        kh, kw = o["filter_h"], o["filter_w"]
-    eff_h = (kh - 1) * o.get("dilation_h", 1) + 1
-    eff_w = (kw - 1) * o.get("dilation_w", 1) + 1
-    return eff_h, eff_w, o["stride_h"], o["stride_w"]
-
-
 def read_origin(graph: Graph, op: Operator, read: Access) -> tuple[int, int]:
-    """Tensor coordinates (row, col) of the op's padded-input origin: output (y, x) reads
-    input rows from y * stride + origin_row. Includes a folded PAD's box."""
-    x = graph.tensor(read.tensor)
-    in_shape = read.box.shape if read.box is not None else x.shape
-    pt, pl = padding_top_left(graph, op, in_shape)
-    b0 = read.box.start if read.box is not None else (0,) * len(x.shape)
+    """Tensor coordinates (row, col) of the op's padded-input origin for a whole-op read:
+    output (y, x) reads rows from y * stride + origin row (a folded PAD's box included)."""
+    pt, pl = padding_top_left(graph, op)
+    b0 = read.box.start if read.box is not None else (0, 0, 0, 0)
     return b0[1] - pt, b0[2] - pl
 
 
@@ -85,6 +51,8 @@ def rows_max_delta(graph: Graph, op: Operator, read: Access) -> int | None:
     if len(x.shape) != 4 or len(y.shape) != 4 or x.shape[0] != 1 or y.shape[0] != 1:
         return None
     if read.box is not None and (read.box.start[0] != 0 or read.box.stop[0] != 1):
+        return None
+    if read.fill is not None and read.fill != x.zero_point:
         return None
     origin_row, _ = read_origin(graph, op, read)
     _, _, stride_h, _ = window(graph, op)

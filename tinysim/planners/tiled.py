@@ -1,0 +1,176 @@
+"""What patch and split plans share: buffers holding boxes of tensors, region steps,
+whole-tensor steps for the ops after the tiled stage, and placement.
+
+A builder lists steps (``plan.Step`` with explicit read/write boxes) and the buffers they
+name; ``finish`` derives live ranges with the plan format's own rule (liveness), keeps
+graph inputs outside the arena when asked, places the arena buffers by greedy first fit
+under several orders and keeps the smallest arena.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import PlanError
+from ..ir import Graph
+from ..liveness import live_ranges
+from ..plan import Access, Box, Buffer, Plan, Step
+from .schedule import Request, align_up, tflm_scratch
+
+
+@dataclass(frozen=True)
+class BufferSpec:
+    """A tensor buffer a builder wants: ``box`` of ``tensor`` (None: the whole tensor)."""
+
+    name: str
+    tensor: int
+    box: Box | None
+    size: int
+    external: bool = False
+    purpose: str = ""
+
+
+def box_bytes(graph: Graph, tensor: int, box: Box | None) -> int:
+    t = graph.tensor(tensor)
+    return (t.size if box is None else box.size) * t.itemsize
+
+
+def whole_steps(graph: Graph, ops, holders: dict[int, tuple[str, ...]], first_step: int,
+                scratch: dict[str, tuple[int, str]]) -> list[Step]:
+    """Layer-wise steps for ``ops``; ``holders`` maps each tensor to the buffers that hold
+    it (several tiles, or one whole buffer); outputs get whole buffers ``t{index}``, added
+    to ``holders``. Kernel scratch (TFLM's MEAN accumulator) is recorded in ``scratch``."""
+    steps = []
+    for i in ops:
+        op = graph.operators[i]
+        reads = []
+        for slot, t in enumerate(op.inputs):
+            if t < 0 or graph.tensor(t).is_constant or graph.tensor(t).nbytes == 0:
+                continue
+            if t not in holders:
+                raise PlanError(f"{graph.name}: op {i} reads tensor {t}, which no earlier step "
+                                "of the plan produces")
+            reads.append(Access(slot, t, holders[t]))
+        writes = []
+        for slot, t in enumerate(op.outputs):
+            if graph.tensor(t).nbytes == 0:
+                continue
+            holders[t] = (f"t{t}",)
+            writes.append(Access(slot, t, holders[t]))
+        k = first_step + len(steps)
+        names = []
+        for j, (size, purpose) in enumerate(tflm_scratch(graph, op)):
+            name = f"s{k}.{j}"
+            scratch[name] = (size, purpose)
+            names.append(name)
+        steps.append(Step(op=i, kernel="op", reads=tuple(reads), writes=tuple(writes),
+                          scratch=tuple(names)))
+    return steps
+
+
+def _live_bytes(requests: list[Request], alignment: int) -> np.ndarray:
+    """Aligned bytes live at each step (no placement can need fewer at that step)."""
+    n = max((r.live.last for r in requests), default=-1) + 2
+    delta = np.zeros(n, np.int64)
+    for r in requests:
+        delta[r.live.first] += align_up(r.size, alignment)
+        delta[r.live.last + 1] -= align_up(r.size, alignment)
+    return np.cumsum(delta)[:-1]
+
+
+def _orders(requests: list[Request], alignment: int):
+    """Candidate placement orders (keys over (position, request))."""
+    live = _live_bytes(requests, alignment)
+    # the busiest step a buffer is live at: placing the buffers of the busiest steps first
+    # is the "greedy by breadth" strategy of TFLite's GPU memory planner
+    breadth = [int(live[r.live.first:r.live.last + 1].max()) for r in requests]
+
+    def size(r):
+        return align_up(r.size, alignment)
+
+    return (
+        lambda i, r: (-size(r), -i),                                  # TFLM: largest first
+        lambda i, r: (r.live.first, -size(r), i),                     # by first use
+        lambda i, r: (-(r.live.last - r.live.first), -size(r), i),    # longest-lived first
+        lambda i, r: (-size(r) * (r.live.last - r.live.first + 1), i),  # largest area first
+        lambda i, r: (-r.live.last, -size(r), i),                     # latest last use first
+        lambda i, r: (-breadth[i], -size(r), i),                      # busiest step first
+        lambda i, r: (-breadth[i], r.live.first, -size(r), i),        # ... then by first use
+    )
+
+
+def fit(requests: list[Request], alignment: int, best_fit: bool) -> dict[str, int]:
+    """Place ``requests`` in the given order, each at an aligned offset where it overlaps
+    (in bytes and time) no buffer placed before it: the lowest such offset (first fit) or
+    the start of the smallest gap it fits (best fit), else above everything it meets."""
+    n = len(requests)
+    off = np.zeros(n, np.int64)
+    end = np.zeros(n, np.int64)
+    first = np.zeros(n, np.int64)
+    last = np.zeros(n, np.int64)
+    offsets: dict[str, int] = {}
+    for k, r in enumerate(requests):
+        size = align_up(r.size, alignment)
+        meet = (first[:k] <= r.live.last) & (r.live.first <= last[:k]) & (end[:k] > off[:k])
+        o, e = off[:k][meet], end[:k][meet]
+        at = 0
+        if size and o.size:
+            order = np.argsort(o, kind="stable")
+            o, e = o[order], e[order]
+            reach = np.concatenate(([0], np.maximum.accumulate(e)[:-1]))
+            room = o - reach
+            ok = np.flatnonzero(room >= size)
+            if ok.size == 0:
+                at = int(max(e.max(), 0))
+            elif best_fit:
+                at = int(reach[ok[np.argmin(room[ok])]])
+            else:
+                at = int(reach[ok[0]])
+        offsets[r.name] = at
+        off[k], end[k], first[k], last[k] = at, at + size, r.live.first, r.live.last
+    return offsets
+
+
+def place_best(requests: list[Request], alignment: int) -> tuple[int, dict[str, int]]:
+    """First and best fit under each candidate order; the smallest arena (first on ties)."""
+    inside = [r for r in requests if not r.external]
+    best = None
+    for key in _orders(inside, alignment):
+        ranked = [inside[i] for i in sorted(range(len(inside)), key=lambda i: key(i, inside[i]))]
+        for best_fit in (False, True):
+            offsets = fit(ranked, alignment, best_fit)
+            arena = max((offsets[r.name] + align_up(r.size, alignment) for r in inside),
+                        default=0)
+            if best is None or arena < best[0]:
+                best = (arena, offsets)
+    return best
+
+
+def finish(graph: Graph, steps: list[Step], specs: list[BufferSpec],
+           scratch: dict[str, tuple[int, str]], planner: str, options: tuple[str, ...],
+           alignment: int) -> Plan:
+    if alignment < 1:
+        raise PlanError(f"{graph.name}: alignment must be >= 1, got {alignment}")
+    names = {s.name: s.tensor for s in specs}
+    names.update({name: -1 for name in scratch})
+    live = live_ranges(graph, steps, names)
+    requests = []
+    for s in specs:
+        if s.name not in live:
+            raise PlanError(f"{graph.name}: buffer '{s.name}' (tensor {s.tensor}) is never "
+                            "written or read by a step")
+        requests.append(Request(s.name, "tensor", s.tensor, s.size, live[s.name],
+                                purpose=s.purpose, external=s.external))
+    for name, (size, purpose) in scratch.items():
+        requests.append(Request(name, "scratch", -1, size, live[name], purpose))
+    arena, offsets = place_best(requests, alignment)
+    boxes = {s.name: s.box for s in specs}
+    buffers = tuple(
+        Buffer(name=r.name, kind=r.kind, tensor=r.tensor, box=boxes.get(r.name),
+               size=r.size, offset=None if r.external else offsets[r.name],
+               first_step=r.live.first, last_step=r.live.last, purpose=r.purpose)
+        for r in requests)
+    return Plan(model=graph.name, model_sha256=graph.sha256, planner=planner,
+                options=options, alignment=alignment, arena_bytes=arena, buffers=buffers,
+                steps=tuple(steps))
