@@ -375,4 +375,204 @@ TS_INLINE void ts_tile(const int32_t *x, const int32_t *packed, const ts_tile_pa
         ts_tile_c(x, packed, tp, out, npix, mode, odd);
 }
 
+/* ---- windows (im2col) ------------------------------------------------------------ */
+
+/** @brief Position of the current output pixel while walking a layer's outputs in order. */
+typedef struct
+{
+    int32_t b, y, x;
+} ts_pixel_pos;
+
+TS_INLINE void ts_pixel_next(ts_pixel_pos *pos, const ts_conv_params *p)
+{
+    if (++pos->x < p->output_w)
+        return;
+    pos->x = 0;
+    if (++pos->y < p->output_h)
+        return;
+    pos->y = 0;
+    pos->b++;
+}
+
+/** @brief Copy n bytes (any alignment) a word at a time with plain LDR/STR. */
+TS_INLINE void ts_copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n >= 4; n -= 4, src += 4, dst += 4)
+    {
+        const int32_t v = ts_load4(src);
+        __builtin_memcpy(dst, &v, 4);
+    }
+    for (; n > 0; n--)
+        *dst++ = *src++;
+}
+
+/** @brief Fill n bytes with the byte replicated in fill4. */
+TS_INLINE void ts_fill_bytes(int8_t *dst, int32_t fill4, int32_t n)
+{
+    for (; n >= 4; n -= 4, dst += 4)
+        __builtin_memcpy(dst, &fill4, 4);
+    for (; n > 0; n--)
+        *dst++ = (int8_t)fill4;
+}
+
+/**
+ * @brief Gather the window of output pixel pos as K int8 values (TFLite's order: filter
+ *        row, filter column, input channel) into stage; points outside the input read as
+ *        the input zero point (replicated in zp4). FH, FW, DH, DW: the filter size and
+ *        dilation when known at compile time, 0 to read them from p.
+ */
+TS_INLINE void ts_gather_window(int8_t *stage, const ts_conv_params *p, const int8_t *input,
+                                ts_pixel_pos pos, int32_t zp4, const int FH, const int FW,
+                                const int DH, const int DW)
+{
+    const int32_t fh = FH ? FH : p->filter_h, fw = FW ? FW : p->filter_w;
+    const int32_t dh = DH ? DH : p->dilation_h, dw = DW ? DW : p->dilation_w;
+    const int32_t in_h = p->input_h, in_w = p->input_w, in_c = p->input_c;
+    const int8_t *image = input + pos.b * in_h * in_w * in_c;
+    const int32_t y0 = pos.y * p->stride_h - p->pad_h;
+    const int32_t x0 = pos.x * p->stride_w - p->pad_w;
+    const int32_t row_bytes = fw * in_c;
+    const int row_inside = x0 >= 0 && x0 + (fw - 1) * dw < in_w;
+    for (int32_t fy = 0; fy < fh; fy++, stage += row_bytes)
+    {
+        const int32_t y = y0 + fy * dh;
+        if (y < 0 || y >= in_h)
+        {
+            ts_fill_bytes(stage, zp4, row_bytes);
+            continue;
+        }
+        const int8_t *row = image + (y * in_w + x0) * in_c;
+        if (dw == 1 && row_inside)
+        {
+            ts_copy_bytes(stage, row, row_bytes);
+            continue;
+        }
+        for (int32_t fx = 0; fx < fw; fx++)
+        {
+            const int32_t x = x0 + fx * dw;
+            if (x >= 0 && x < in_w)
+                ts_copy_bytes(stage + fx * in_c, row + fx * dw * in_c, in_c);
+            else
+                ts_fill_bytes(stage + fx * in_c, zp4, in_c);
+        }
+    }
+}
+
+/**
+ * @brief Pack the window of output pixel pos straight into its tile-buffer lanes, for
+ *        input_c % 4 == 0 (every group of 4 K lies inside one window point).
+ */
+TS_INLINE void ts_pack_window_direct(int32_t *dst, const ts_conv_params *p,
+                                     const int8_t *input, ts_pixel_pos pos, int32_t zp4,
+                                     const int doubled, const int FH, const int FW,
+                                     const int DH, const int DW)
+{
+    const int32_t fh = FH ? FH : p->filter_h, fw = FW ? FW : p->filter_w;
+    const int32_t dh = DH ? DH : p->dilation_h, dw = DW ? DW : p->dilation_w;
+    const int32_t in_h = p->input_h, in_w = p->input_w, in_c = p->input_c;
+    const int32_t groups = in_c >> 2;
+    const int8_t *image = input + pos.b * in_h * in_w * in_c;
+    const int32_t y0 = pos.y * p->stride_h - p->pad_h;
+    const int32_t x0 = pos.x * p->stride_w - p->pad_w;
+    for (int32_t fy = 0; fy < fh; fy++)
+    {
+        const int32_t y = y0 + fy * dh;
+        const int y_inside = y >= 0 && y < in_h;
+        const int8_t *row = image + y * in_w * in_c;
+        for (int32_t fx = 0; fx < fw; fx++)
+        {
+            const int32_t x = x0 + fx * dw;
+            if (y_inside && x >= 0 && x < in_w)
+            {
+                const int8_t *src = row + x * in_c;
+                for (int32_t g = 0; g < groups; g++, src += 4, dst += 8)
+                    ts_pack_word(dst, ts_load4(src), doubled);
+            }
+            else
+                for (int32_t g = 0; g < groups; g++, dst += 8)
+                    ts_pack_word(dst, zp4, doubled);
+        }
+    }
+}
+
+/** @brief Picks the tile function for the layer's mode and group parity. */
+#define TS_DISPATCH(CALL_ARGS_FN, mode, odd)                              \
+    do                                                                    \
+    {                                                                     \
+        if ((mode) == TS_MODE_FAST_FULL)                                  \
+        {                                                                 \
+            if (odd)                                                      \
+                CALL_ARGS_FN(TS_MODE_FAST_FULL, 1);                       \
+            else                                                          \
+                CALL_ARGS_FN(TS_MODE_FAST_FULL, 0);                       \
+        }                                                                 \
+        else if ((mode) == TS_MODE_FAST_CLAMP)                            \
+        {                                                                 \
+            if (odd)                                                      \
+                CALL_ARGS_FN(TS_MODE_FAST_CLAMP, 1);                      \
+            else                                                          \
+                CALL_ARGS_FN(TS_MODE_FAST_CLAMP, 0);                      \
+        }                                                                 \
+        else                                                              \
+        {                                                                 \
+            if (odd)                                                      \
+                CALL_ARGS_FN(TS_MODE_GENERIC, 1);                         \
+            else                                                          \
+                CALL_ARGS_FN(TS_MODE_GENERIC, 0);                         \
+        }                                                                 \
+    } while (0)
+
+/** @brief Argument checks shared by the convolution kernels. */
+TS_INLINE int ts_conv_params_valid(const ts_conv_params *p)
+{
+    return p->batches >= 1 && p->input_h >= 1 && p->input_w >= 1 && p->input_c >= 1 &&
+           p->output_h >= 1 && p->output_w >= 1 && p->output_c >= 1 && p->filter_h >= 1 &&
+           p->filter_w >= 1 && p->stride_h >= 1 && p->stride_w >= 1 &&
+           p->dilation_h >= 1 && p->dilation_w >= 1 && p->pad_h >= 0 && p->pad_w >= 0 &&
+           p->input_offset >= -127 && p->input_offset <= 128 && p->act_min >= -128 &&
+           p->act_max <= 127 && p->act_min <= p->act_max;
+}
+
+/**
+ * @brief A whole im2col convolution layer in one mode and group parity: windows gathered
+ *        4 output pixels at a time (straight into the tile buffer when input_c % 4 == 0,
+ *        else through the K4-byte stage after it), then ts_tile.
+ */
+TS_INLINE void ts_conv_im2col(const ts_conv_params *p, const int8_t *input,
+                              const int32_t *packed, int32_t *buffer, int8_t *output,
+                              const int mode, const int odd, const int FH, const int FW,
+                              const int DH, const int DW)
+{
+    const int32_t k = (FH ? FH : p->filter_h) * (FW ? FW : p->filter_w) * p->input_c;
+    const ts_tile_params tp = {p->output_c, (k + 3) & ~3, p->output_offset, p->act_min,
+                               p->act_max};
+    const int doubled = mode != TS_MODE_GENERIC;
+    int8_t *stage = (int8_t *)(buffer + 2 * tp.k4);
+    const int32_t zp4 = (int32_t)(0x01010101u * (uint8_t)(-p->input_offset));
+    const int direct = (p->input_c & 3) == 0;
+    const int32_t pixels = p->batches * p->output_h * p->output_w;
+    ts_pixel_pos pos = {0, 0, 0};
+    for (int32_t pix = 0; pix < pixels; pix += 4)
+    {
+        const int32_t npix = pixels - pix < 4 ? pixels - pix : 4;
+        for (int32_t q = 0; q < 4; q++)
+        {
+            /* a short last tile repeats its last pixel in the unused lanes */
+            if (direct)
+                ts_pack_window_direct(buffer + 2 * q, p, input, pos, zp4, doubled, FH, FW,
+                                      DH, DW);
+            else
+            {
+                ts_gather_window(stage, p, input, pos, zp4, FH, FW, DH, DW);
+                ts_pack_pixel(buffer + 2 * q, stage, k, doubled);
+            }
+            if (q + 1 < npix)
+                ts_pixel_next(&pos, p);
+        }
+        ts_pixel_next(&pos, p);
+        ts_tile(buffer, packed, &tp, output, npix, mode, odd);
+        output += 4 * tp.out_c;
+    }
+}
+
 #endif /* TS_CONV_CORE_H */

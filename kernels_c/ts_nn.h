@@ -291,4 +291,49 @@ static inline int32_t ts_convolve_s8_get_buffer_size(const ts_conv_params *param
 int32_t ts_convolve_1x1_s8(const ts_conv_params *params, const int8_t *input,
                            const int32_t *packed, int16_t *buffer, int8_t *output);
 
+/**
+ * @brief Convolution, int8, NHWC, any window, stride, dilation and padding (im2col).
+ *
+ * Bit-exact with TFLM's reference ConvPerChannel (one group). Each output pixel's window
+ * is gathered (points outside the input read as the input zero point) and widened to
+ * int16 once, 4 pixels at a time, then multiplied by every filter row as in
+ * ts_convolve_1x1_s8. With input_c % 4 == 0 the window goes straight into @p buffer;
+ * otherwise through a K4-byte stage at its end.
+ *
+ * @param params  shape and quantization.
+ * @param input   [batches][input_h][input_w][input_c] int8.
+ * @param packed  packed filter (see ts_conv_packed_filter_size), word-aligned.
+ * @param buffer  scratch of ts_convolve_s8_get_buffer_size() bytes, word-aligned.
+ * @param output  [batches][output_h][output_w][output_c] int8.
+ * @return TS_OK, or TS_ERROR_ARGUMENT if a size, stride or dilation is not positive, a
+ *         padding is negative, the input offset is outside [-127, 128] or the clamp
+ *         range is invalid.
+ */
+int32_t ts_convolve_s8(const ts_conv_params *params, const int8_t *input,
+                       const int32_t *packed, int16_t *buffer, int8_t *output);
+
+/**
+ * @brief Convolution, int8, NHWC, 3x3 window, dilation 1, any stride and padding: the
+ *        window loops of ts_convolve_s8 unrolled for 3x3, same arguments and layout.
+ * @return TS_OK, or TS_ERROR_ARGUMENT if the window is not 3x3, a dilation is not 1 or
+ *         ts_convolve_s8 would reject the arguments.
+ */
+int32_t ts_convolve_3x3_s8(const ts_conv_params *params, const int8_t *input,
+                           const int32_t *packed, int16_t *buffer, int8_t *output);
+
+/**
+ * @brief First-layer convolution, int8, NHWC: 3x3 window, stride 2, 3 input channels
+ *        (RGB), dilation 1, any padding; same arguments and layout as ts_convolve_s8.
+ *
+ * K = 27 (K4 = 28). A pixel whose window lies inside the input reads its three 9-byte
+ * rows with 7 unaligned word loads (splicing the words that straddle two rows) straight
+ * into the tile buffer; border pixels take ts_convolve_s8's gather.
+ *
+ * @return TS_OK, or TS_ERROR_ARGUMENT if the window is not 3x3, input_c is not 3, a
+ *         stride is not 2, a dilation is not 1 or ts_convolve_s8 would reject the
+ *         arguments.
+ */
+int32_t ts_convolve_3x3_s2_c3_s8(const ts_conv_params *params, const int8_t *input,
+                                 const int32_t *packed, int16_t *buffer, int8_t *output);
+
 #endif /* TS_NN_H */
