@@ -23,9 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernels_ref._pool_common import PoolParams
+from kernels_ref import add as ref_add
+from kernels_ref import depthwise_conv_2d as ref_dw
+from kernels_ref._pool_common import PoolParams, prepare_pool
 from kernels_ref.add import AddParams
 from tinysim.errors import KernelFault, ShapeError, UnsupportedError
+from tinysim.loader import load_model
 
 from .build import KERNELS_C
 from .machine import In, Machine, Out, RunStats
@@ -51,6 +54,66 @@ class KernelRun:
 def machine(cpu: str = "cortex-m7") -> Machine:
     """One emulated core with all of this module's kernels (a cached build)."""
     return Machine.from_sources(SOURCES, cpu)
+
+
+@dataclass(frozen=True, eq=False)
+class Layer:
+    """One layer of a real model, with its kernels_ref Params: what a kernel is run on.
+
+    ``params`` is the op module's Params (DepthwiseConv2DParams, AddParams or PoolParams);
+    ``filter``/``bias`` are the depthwise constants (None for ADD and pools).
+    """
+    name: str                          # e.g. "mcunet_vww1 op 3: 3x3 s1 40x40x16"
+    opcode: str
+    input_shape: tuple[int, ...]       # NHWC
+    output_shape: tuple[int, ...]
+    params: object
+    filter: np.ndarray | None = None
+    bias: np.ndarray | None = None
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates (depthwise), else output elements."""
+        n = int(np.prod(self.output_shape))
+        return n * self.filter.shape[1] * self.filter.shape[2] if self.filter is not None else n
+
+    def depthwise_kwargs(self) -> dict:
+        """Keyword arguments of kernels_ref.depthwise_conv_2d / run_depthwise_conv*."""
+        p = self.params
+        return dict(output_size=self.output_shape[1:3], depth_multiplier=p.depth_multiplier,
+                    stride=(p.stride_h, p.stride_w), dilation=(p.dilation_h, p.dilation_w),
+                    padding=(p.pad_h, p.pad_w), input_offset=p.input_offset,
+                    output_offset=p.output_offset, act_min=p.act_min, act_max=p.act_max)
+
+
+def model_layer(path, op_index: int) -> Layer:
+    """The DEPTHWISE_CONV_2D, ADD, AVERAGE_POOL_2D or MAX_POOL_2D op ``op_index`` of a
+    .tflite model, prepared by kernels_ref."""
+    graph = load_model(path)
+    model = graph.name.removesuffix(".tflite")
+    op = graph.operators[op_index]
+    ins = graph.op_inputs(op)
+    inp, out = ins[0], graph.tensor(op.outputs[0])
+    shape_in, shape_out = tuple(inp.shape), tuple(out.shape)
+    h, w, c = shape_in[1:]
+    if op.opcode == "DEPTHWISE_CONV_2D":
+        params = ref_dw.prepare(graph, op)
+        filt = ins[1].data
+        bias = ins[2].data if len(ins) > 2 and ins[2] is not None else None
+        what = (f"{filt.shape[1]}x{filt.shape[2]} s{params.stride_h} {h}x{w}x{c}"
+                f"{'' if shape_out[1:3] == (h, w) else f'->{shape_out[1]}x{shape_out[2]}'}")
+        return Layer(f"{model} op {op_index}: {what}", op.opcode, shape_in, shape_out,
+                     params, filt, bias)
+    if op.opcode == "ADD":
+        return Layer(f"{model} op {op_index}: add {h}x{w}x{c}", op.opcode, shape_in,
+                     shape_out, ref_add.prepare(graph, op))
+    if op.opcode in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        params = prepare_pool(graph, op)
+        kind = "avgpool" if op.opcode == "AVERAGE_POOL_2D" else "maxpool"
+        return Layer(f"{model} op {op_index}: {kind} {params.filter_h}x{params.filter_w} "
+                     f"s{params.stride_h} {h}x{w}x{c}", op.opcode, shape_in, shape_out, params)
+    raise UnsupportedError(f"{model}: op {op_index} is {op.opcode}; model_layer takes "
+                           "DEPTHWISE_CONV_2D, ADD, AVERAGE_POOL_2D or MAX_POOL_2D")
 
 
 def channel_table(bias: np.ndarray | None, filter: np.ndarray, output_multiplier: np.ndarray,

@@ -27,7 +27,7 @@ TS_DW_INLINE void avg_sum4(const int8_t *input, int32_t W, int32_t C, int32_t c,
             for (int32_t x = x0; x < x1; x++, px += C) {
                 const uint32_t v = ts_dw_load32(px);
                 even = __sxtab16(even, v);
-                odd = __sxtab16(odd, (v >> 8) | (v << 24));
+                odd = ts_dw_sxtab16_ror8(odd, v);
             }
         }
         s[0] = (int16_t)even;

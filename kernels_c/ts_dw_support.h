@@ -55,6 +55,14 @@ TS_DW_INLINE uint32_t ts_dw_sxtb16_ror8(uint32_t x)
     return r;
 }
 
+/** acc's halfwords plus the sign-extended bytes 1 and 3 of x: SXTAB16 with ROR #8. */
+TS_DW_INLINE uint32_t ts_dw_sxtab16_ror8(uint32_t acc, uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(acc), "r"(x));
+    return r;
+}
+
 /** Four int8-saturated values (already sign-extended words) packed low byte first. */
 TS_DW_INLINE uint32_t ts_dw_pack4(int32_t b0, int32_t b1, int32_t b2, int32_t b3)
 {
