@@ -185,3 +185,68 @@ def run_conv(m: Machine, input: np.ndarray, filter: np.ndarray, bias: np.ndarray
                  Out(buffer, "buffer", align=4), Out(out, "output"), budget=budget)
     _check_status(kernel, res.value, params)
     return KernelRun(out, res.stats)
+
+
+FC_PARAM_FIELDS = ("batches", "accum_depth", "output_depth", "input_offset", "output_offset",
+                   "act_min", "act_max")
+
+
+def pack_fc_filter(filter: np.ndarray, bias: np.ndarray | None, output_multiplier,
+                   output_shift, input_offset: int, output_offset: int) -> np.ndarray:
+    """The packed filter of ts_fully_connected_s8 (ts_fc_packed_filter_size), int32 words.
+
+    Blocks of 4 units (zero units complete the last): 4 folded biases, then per group of
+    4 K the 4 units' weight words, then (multiplier, right shift, rounding) per unit.
+    ``output_multiplier``/``output_shift``: one value (per-tensor) or one per unit.
+    """
+    f = np.ascontiguousarray(filter)
+    if f.dtype != np.int8 or f.ndim != 2:
+        raise ShapeError(f"pack_fc_filter needs a 2-D [units, K] int8 filter, got "
+                         f"{f.dtype}{f.shape}")
+    units, k = f.shape
+    k4 = -(-k // 4) * 4
+    blocks = -(-units // 4)
+    rows, folded, mult, right, rounding = channel_constants(
+        f, bias, output_multiplier, output_shift, input_offset, output_offset)
+    padded = np.zeros((blocks * 4, k4), np.int8)
+    padded[:units, :k] = rows
+    consts = np.zeros((blocks * 4, 4), np.int64)
+    consts[:units] = np.stack([folded, mult, right, rounding], axis=1)
+    # zero units: bias 0, multiplier 0, right shift 1 (a constant 0, on the fast path)
+    consts[units:, 2] = 1
+    out = []
+    for j in range(blocks):
+        c = consts[4 * j:4 * j + 4]
+        weights = padded[4 * j:4 * j + 4].view(np.int32)        # [4 units, k4/4 words]
+        out += [_wrap_int32(c[:, 0]), weights.T.reshape(-1), _wrap_int32(c[:, 1:].reshape(-1))]
+    return np.concatenate(out).astype(np.int32)
+
+
+def run_fully_connected(m: Machine, input: np.ndarray, filter: np.ndarray,
+                        bias: np.ndarray | None, output_multiplier, output_shift, *,
+                        input_offset: int, output_offset: int, act_min: int = -128,
+                        act_max: int = 127, budget: int = 500_000_000) -> KernelRun:
+    """kernels_ref.fully_connected.fully_connected's arguments, run by ts_fully_connected_s8.
+    Returns [batches, units] like the reference."""
+    kernel = FC_KERNEL
+    x = np.ascontiguousarray(input)
+    f = np.ascontiguousarray(filter)
+    if x.dtype != np.int8 or f.dtype != np.int8 or f.ndim != 2 or f.shape[1] == 0 or \
+            x.size % f.shape[1]:
+        raise ShapeError(f"{kernel} needs an int8 input whose size is a multiple of the 2-D "
+                         f"int8 filter's depth, got {x.dtype}{x.shape} and {f.dtype}{f.shape}")
+    units, depth = f.shape
+    batches = x.size // depth
+    params = np.array([batches, depth, units, input_offset, output_offset, act_min, act_max],
+                      np.int32)
+    packed = pack_fc_filter(f, bias, output_multiplier, output_shift, input_offset,
+                            output_offset)
+    out = np.zeros((batches, units), np.int8)
+    buffer = np.zeros(2 * (-(-depth // 4) * 4), np.int8)
+    res = m.call(kernel, In(params, "params"), In(x.reshape(batches, depth), "input"),
+                 In(packed, "packed", align=4), Out(buffer, "buffer", align=4),
+                 Out(out, "output"), budget=budget)
+    if res.value != TS_OK:
+        shown = ", ".join(f"{n}={int(v)}" for n, v in zip(FC_PARAM_FIELDS, params))
+        raise KernelFault(f"{kernel} rejected its arguments (status {res.value}): {shown}")
+    return KernelRun(out, res.stats)

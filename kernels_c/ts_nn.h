@@ -336,4 +336,56 @@ int32_t ts_convolve_3x3_s8(const ts_conv_params *params, const int8_t *input,
 int32_t ts_convolve_3x3_s2_c3_s8(const ts_conv_params *params, const int8_t *input,
                                  const int32_t *packed, int16_t *buffer, int8_t *output);
 
+/** @brief Shape and quantization of a fully connected layer (int32 fields). */
+typedef struct
+{
+    int32_t batches;        /**< Input rows. */
+    int32_t accum_depth;    /**< Input values per row = filter columns K. */
+    int32_t output_depth;   /**< Units = filter rows. */
+    int32_t input_offset;   /**< Minus the input zero point. */
+    int32_t output_offset;  /**< The output zero point. */
+    int32_t act_min, act_max; /**< Clamp range, inside [-128, 127]. */
+} ts_fc_params;
+
+/**
+ * @brief Bytes of a packed fully connected filter: ceil(units / 4) * (64 + 4 * K4),
+ *        K4 = accum_depth rounded up to a multiple of 4.
+ *
+ * Units are packed in blocks of 4 (a last partial block is completed with zero units).
+ * A block holds, as int32 words: the 4 units' folded biases (see
+ * ts_conv_packed_filter_size: bias + input_offset * sum of the unit's weights), then for
+ * every group of 4 K the 4 units' weight words (4 int8 each, zeros past K), then
+ * multiplier, right shift and rounding of each unit in turn, with the same meaning and
+ * constant-unit rule as the convolution's packed filter. TFLM's per-tensor FC
+ * multiplier and shift repeat over the units (TFLM's FC uses the same double rounding).
+ */
+static inline int32_t ts_fc_packed_filter_size(const ts_fc_params *params)
+{
+    return ((params->output_depth + 3) / 4) * (64 + 4 * ((params->accum_depth + 3) & ~3));
+}
+
+/** @brief Bytes of scratch ts_fully_connected_s8 needs: one row widened, 2 * K4. */
+static inline int32_t ts_fully_connected_s8_get_buffer_size(const ts_fc_params *params)
+{
+    return 2 * ((params->accum_depth + 3) & ~3);
+}
+
+/**
+ * @brief Fully connected, int8, bit-exact with TFLM's reference FullyConnected
+ *        (per-tensor weights) and FullyConnectedPerChannel.
+ *
+ * Each input row is widened to int16 once; per group of 4 K, one LDRD of the row and one
+ * LDM of 4 units' weight words feed 8 SMLAD.
+ *
+ * @param params  shape and quantization.
+ * @param input   [batches][accum_depth] int8.
+ * @param packed  packed filter (see ts_fc_packed_filter_size), word-aligned.
+ * @param buffer  scratch of ts_fully_connected_s8_get_buffer_size() bytes, word-aligned.
+ * @param output  [batches][output_depth] int8.
+ * @return TS_OK, or TS_ERROR_ARGUMENT if a size is not positive, the input offset is
+ *         outside [-127, 128] or the clamp range is invalid.
+ */
+int32_t ts_fully_connected_s8(const ts_fc_params *params, const int8_t *input,
+                              const int32_t *packed, int16_t *buffer, int8_t *output);
+
 #endif /* TS_NN_H */
