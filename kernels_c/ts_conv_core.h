@@ -229,17 +229,15 @@ TS_INLINE int32_t ts_requant_fast(int32_t acc2, int32_t multiplier, int32_t righ
     return r >> right_shift;
 }
 
-/** @brief One output in a C-path mode: requantize, + offset, clamp (TFLM's order). */
+/** @brief One output in the C path: requantize, + offset, clamp (TFLM's order). */
 TS_INLINE int8_t ts_output(int32_t acc, const int32_t *t, int32_t output_offset,
-                           int32_t act_min, int32_t act_max, const int mode)
+                           int32_t act_min, int32_t act_max, int mode)
 {
     int32_t v;
     if (mode == TS_MODE_GENERIC)
         v = ts_requantize(acc, t[0], -t[1]) + output_offset;
     else
         v = ts_requant_fast(acc, t[0], t[1], t[2]);
-    if (mode == TS_MODE_FAST_FULL)
-        return (int8_t)__ssat(v, 8);
     v = v < act_min ? act_min : v;
     v = v > act_max ? act_max : v;
     return (int8_t)v;
@@ -257,30 +255,28 @@ typedef struct
 
 /**
  * @brief Every output channel of a tile of npix (1..4) consecutive output pixels, in C
- *        around the assembly K loop (the modes other than FAST_FULL, and short tiles).
+ *        around the assembly K loop: the modes other than FAST_FULL, and short tiles.
  *
  * A short tile computes 4 pixels (its unused buffer lanes repeat a valid pixel) and
- * stores npix.
+ * stores npix. One out-of-line copy serves every mode: only FAST_FULL is hot.
  */
-TS_INLINE void ts_tile_c(const int32_t *x, const int32_t *packed, const ts_tile_params *tp,
-                         int8_t *out, int32_t npix, const int mode, const int odd)
+static void __attribute__((noinline)) ts_tile_c(const int32_t *x, const int32_t *packed,
+                                                const ts_tile_params *tp, int8_t *out,
+                                                int32_t npix, int mode, int odd)
 {
     const int32_t out_c = tp->out_c;
     const int32_t *x_end = x + 2 * tp->k4;
+    const int32_t off = tp->output_offset, lo = tp->act_min, hi = tp->act_max;
     int32_t bias = packed[0];
     const int32_t *w = packed + 1;
     for (int32_t c = 0; c < out_c; c++, out++)
     {
-        const ts_acc4 acc = ts_dot4(x, x_end, &w, mode == TS_MODE_GENERIC ? bias : 2 * bias,
-                                    odd);
-        const int32_t off = tp->output_offset, lo = tp->act_min, hi = tp->act_max;
-        out[0] = ts_output(acc.a0, w, off, lo, hi, mode);
-        if (npix > 1)
-            out[out_c] = ts_output(acc.a1, w, off, lo, hi, mode);
-        if (npix > 2)
-            out[2 * out_c] = ts_output(acc.a2, w, off, lo, hi, mode);
-        if (npix > 3)
-            out[3 * out_c] = ts_output(acc.a3, w, off, lo, hi, mode);
+        const int32_t start = mode == TS_MODE_GENERIC ? bias : 2 * bias;
+        const ts_acc4 acc = odd ? ts_dot4(x, x_end, &w, start, 1)
+                                : ts_dot4(x, x_end, &w, start, 0);
+        const int32_t a[4] = {acc.a0, acc.a1, acc.a2, acc.a3};
+        for (int32_t q = 0; q < npix; q++)
+            out[q * out_c] = ts_output(a[q], w, off, lo, hi, mode);
         bias = w[3];
         w += TS_CHANNEL_WORDS;
     }
@@ -364,7 +360,7 @@ static void __attribute__((noinline)) ts_tile_fast(ts_tile_args *args, int odd)
  * @param npix valid pixels (1..4)
  */
 TS_INLINE void ts_tile(const int32_t *x, const int32_t *packed, const ts_tile_params *tp,
-                       int8_t *out, int32_t npix, const int mode, const int odd)
+                       int8_t *out, int32_t npix, int mode, int odd)
 {
     if (mode == TS_MODE_FAST_FULL && npix == 4)
     {
@@ -495,33 +491,6 @@ TS_INLINE void ts_pack_window_direct(int32_t *dst, const ts_conv_params *p,
     }
 }
 
-/** @brief Picks the tile function for the layer's mode and group parity. */
-#define TS_DISPATCH(CALL_ARGS_FN, mode, odd)                              \
-    do                                                                    \
-    {                                                                     \
-        if ((mode) == TS_MODE_FAST_FULL)                                  \
-        {                                                                 \
-            if (odd)                                                      \
-                CALL_ARGS_FN(TS_MODE_FAST_FULL, 1);                       \
-            else                                                          \
-                CALL_ARGS_FN(TS_MODE_FAST_FULL, 0);                       \
-        }                                                                 \
-        else if ((mode) == TS_MODE_FAST_CLAMP)                            \
-        {                                                                 \
-            if (odd)                                                      \
-                CALL_ARGS_FN(TS_MODE_FAST_CLAMP, 1);                      \
-            else                                                          \
-                CALL_ARGS_FN(TS_MODE_FAST_CLAMP, 0);                      \
-        }                                                                 \
-        else                                                              \
-        {                                                                 \
-            if (odd)                                                      \
-                CALL_ARGS_FN(TS_MODE_GENERIC, 1);                         \
-            else                                                          \
-                CALL_ARGS_FN(TS_MODE_GENERIC, 0);                         \
-        }                                                                 \
-    } while (0)
-
 /** @brief Argument checks shared by the convolution kernels. */
 TS_INLINE int ts_conv_params_valid(const ts_conv_params *p)
 {
@@ -534,14 +503,14 @@ TS_INLINE int ts_conv_params_valid(const ts_conv_params *p)
 }
 
 /**
- * @brief A whole im2col convolution layer in one mode and group parity: windows gathered
+ * @brief A whole im2col convolution layer: windows gathered
  *        4 output pixels at a time (straight into the tile buffer when input_c % 4 == 0,
  *        else through the K4-byte stage after it), then ts_tile.
  */
 TS_INLINE void ts_conv_im2col(const ts_conv_params *p, const int8_t *input,
                               const int32_t *packed, int32_t *buffer, int8_t *output,
-                              const int mode, const int odd, const int FH, const int FW,
-                              const int DH, const int DW)
+                              int mode, int odd, const int FH, const int FW, const int DH,
+                              const int DW)
 {
     const int32_t k = (FH ? FH : p->filter_h) * (FW ? FW : p->filter_w) * p->input_c;
     const ts_tile_params tp = {p->output_c, (k + 3) & ~3, p->output_offset, p->act_min,

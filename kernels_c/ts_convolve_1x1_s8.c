@@ -29,10 +29,8 @@ TS_INLINE void walk_next(pixel_walk *pw)
     }
 }
 
-/* The whole layer for one mode and group parity (constants after inlining, so each
- * combination is its own loop nest). */
 TS_INLINE void conv_1x1(const ts_conv_params *p, const int8_t *input, const int32_t *packed,
-                        int32_t *buffer, int8_t *output, const int mode, const int odd)
+                        int32_t *buffer, int8_t *output, int mode, int odd)
 {
     const int32_t in_c = p->input_c;
     const ts_tile_params tp = {p->output_c, (in_c + 3) & ~3, p->output_offset, p->act_min,
@@ -77,27 +75,6 @@ int32_t ts_convolve_1x1_s8(const ts_conv_params *params, const int8_t *input,
     int32_t *buf = (int32_t *)(void *)buffer;
     const int32_t k4 = (p->input_c + 3) & ~3;
     const int mode = ts_conv_mode(packed, p->output_c, k4, p->act_min, p->act_max);
-    const int odd = (k4 >> 2) & 1;
-    if (mode == TS_MODE_FAST_FULL)
-    {
-        if (odd)
-            conv_1x1(p, input, packed, buf, output, TS_MODE_FAST_FULL, 1);
-        else
-            conv_1x1(p, input, packed, buf, output, TS_MODE_FAST_FULL, 0);
-    }
-    else if (mode == TS_MODE_FAST_CLAMP)
-    {
-        if (odd)
-            conv_1x1(p, input, packed, buf, output, TS_MODE_FAST_CLAMP, 1);
-        else
-            conv_1x1(p, input, packed, buf, output, TS_MODE_FAST_CLAMP, 0);
-    }
-    else
-    {
-        if (odd)
-            conv_1x1(p, input, packed, buf, output, TS_MODE_GENERIC, 1);
-        else
-            conv_1x1(p, input, packed, buf, output, TS_MODE_GENERIC, 0);
-    }
+    conv_1x1(p, input, packed, buf, output, mode, (k4 >> 2) & 1);
     return TS_OK;
 }

@@ -32,9 +32,8 @@ TS_INLINE void pack_inside(int32_t *dst, const int8_t *r0, const int8_t *r1, con
 
 TS_INLINE void conv_3x3_s2_c3(const ts_conv_params *p, const int8_t *input,
                               const int32_t *packed, int32_t *buffer, int8_t *output,
-                              const int mode, const int odd)
+                              int mode)
 {
-    (void)odd; /* 7 groups: always odd */
     const ts_tile_params tp = {p->output_c, 28, p->output_offset, p->act_min, p->act_max};
     const int doubled = mode != TS_MODE_GENERIC;
     int8_t *stage = (int8_t *)(buffer + 2 * tp.k4);
@@ -62,7 +61,7 @@ TS_INLINE void conv_3x3_s2_c3(const ts_conv_params *p, const int8_t *input,
                 ts_pixel_next(&pos, p);
         }
         ts_pixel_next(&pos, p);
-        ts_tile(buffer, packed, &tp, output, npix, mode, 1);
+        ts_tile(buffer, packed, &tp, output, npix, mode, 1); /* 7 groups */
         output += 4 * tp.out_c;
     }
 }
@@ -77,13 +76,6 @@ int32_t ts_convolve_3x3_s2_c3_s8(const ts_conv_params *params, const int8_t *inp
         return TS_ERROR_ARGUMENT;
     int32_t *buf = (int32_t *)(void *)buffer;
     const int mode = ts_conv_mode(packed, p->output_c, 28, p->act_min, p->act_max);
-#define CONV_CALL(MODE, ODD) conv_3x3_s2_c3(p, input, packed, buf, output, MODE, ODD)
-    if (mode == TS_MODE_FAST_FULL)
-        CONV_CALL(TS_MODE_FAST_FULL, 1);
-    else if (mode == TS_MODE_FAST_CLAMP)
-        CONV_CALL(TS_MODE_FAST_CLAMP, 1);
-    else
-        CONV_CALL(TS_MODE_GENERIC, 1);
-#undef CONV_CALL
+    conv_3x3_s2_c3(p, input, packed, buf, output, mode);
     return TS_OK;
 }

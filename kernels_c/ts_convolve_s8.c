@@ -13,8 +13,6 @@ int32_t ts_convolve_s8(const ts_conv_params *params, const int8_t *input,
     int32_t *buf = (int32_t *)(void *)buffer;
     const int32_t k4 = (p->filter_h * p->filter_w * p->input_c + 3) & ~3;
     const int mode = ts_conv_mode(packed, p->output_c, k4, p->act_min, p->act_max);
-#define CONV_CALL(MODE, ODD) ts_conv_im2col(p, input, packed, buf, output, MODE, ODD, 0, 0, 0, 0)
-    TS_DISPATCH(CONV_CALL, mode, (k4 >> 2) & 1);
-#undef CONV_CALL
+    ts_conv_im2col(p, input, packed, buf, output, mode, (k4 >> 2) & 1, 0, 0, 0, 0);
     return TS_OK;
 }

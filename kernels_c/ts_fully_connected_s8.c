@@ -69,7 +69,7 @@ TS_INLINE acc4 dot_block(const int32_t *x, const int32_t *x_end, const int32_t *
 }
 
 TS_INLINE void fc(const ts_fc_params *p, const int8_t *input, const int32_t *packed,
-                  int32_t *buffer, int8_t *output, const int mode, const int odd)
+                  int32_t *buffer, int8_t *output, int mode, int odd)
 {
     const int32_t depth = p->accum_depth, units = p->output_depth;
     const int32_t k4 = (depth + 3) & ~3;
@@ -97,7 +97,8 @@ TS_INLINE void fc(const ts_fc_params *p, const int8_t *input, const int32_t *pac
             if (doubled)
                 bias = (acc4){2 * bias.a0, 2 * bias.a1, 2 * bias.a2, 2 * bias.a3};
             w += BLOCK_HEAD;
-            const acc4 acc = dot_block(buffer, x_end, &w, bias, odd);
+            const acc4 acc = odd ? dot_block(buffer, x_end, &w, bias, 1)
+                                  : dot_block(buffer, x_end, &w, bias, 0);
             output[0] = ts_output(acc.a0, w, off, lo, hi, mode);
             if (u + 1 < units)
                 output[1] = ts_output(acc.a1, w + 3, off, lo, hi, mode);
@@ -140,8 +141,6 @@ int32_t ts_fully_connected_s8(const ts_fc_params *params, const int8_t *input,
         return TS_ERROR_ARGUMENT;
     int32_t *buf = (int32_t *)(void *)buffer;
     const int mode = fc_mode(p, packed);
-#define FC_CALL(MODE, ODD) fc(p, input, packed, buf, output, MODE, ODD)
-    TS_DISPATCH(FC_CALL, mode, ((p->accum_depth + 3) >> 2) & 1);
-#undef FC_CALL
+    fc(p, input, packed, buf, output, mode, ((p->accum_depth + 3) >> 2) & 1);
     return TS_OK;
 }
