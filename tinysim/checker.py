@@ -393,6 +393,17 @@ def _unsafe_inplace(graph: Graph, plan: Plan, per_kind: int) -> list[Mutant]:
     that a later step still reads."""
     out = []
     for k, st in enumerate(plan.steps):
+        if st.inplace is not None and st.inplace.scheme != "view":
+            # a declared relation pushed past what its scheme allows: output rows onto
+            # input rows still to be read, output channels/elements onto later inputs
+            bin_ = plan.buffer(next(a for a in st.reads if a.tensor == st.inplace.input).buffers[0])
+            bout = plan.buffer(st.writes[0].buffers[0])
+            offset = bin_.offset if st.inplace.scheme == "rows" else bin_.offset + plan.alignment
+            if offset != bout.offset:
+                out.append(Mutant("unsafe_inplace", f"step {k}: '{st.inplace.scheme}' in-place "
+                                  f"output moved from {bout.offset} to {offset} (input at "
+                                  f"{bin_.offset})", _with_buffer(plan, bout.name, offset=offset)))
+            continue
         if st.inplace is not None or len(st.writes) != 1 or not st.reads:
             continue
         a_in, a_out = st.reads[0], st.writes[0]
