@@ -24,8 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kernels_ref import conv_2d, fully_connected
 from kernels_ref.quantization import multiply_by_quantized_multiplier
 from tinysim.errors import KernelFault, ShapeError, UnsupportedError
+from tinysim.ir import Graph, Operator
 
 from .build import KERNELS_C
 from .machine import In, Machine, Out, RunStats
@@ -250,3 +252,59 @@ def run_fully_connected(m: Machine, input: np.ndarray, filter: np.ndarray,
         shown = ", ".join(f"{n}={int(v)}" for n, v in zip(FC_PARAM_FIELDS, params))
         raise KernelFault(f"{kernel} rejected its arguments (status {res.value}): {shown}")
     return KernelRun(out, res.stats)
+
+
+def conv_kernel_for(filter_shape, stride=(1, 1), dilation=(1, 1), padding=(0, 0)) -> str:
+    """The C conv kernel for a layer: 1x1, first-layer 3x3/2 on 3 channels, 3x3, general."""
+    _, fh, fw, in_c = filter_shape
+    if (fh, fw) == (1, 1) and tuple(padding) == (0, 0):
+        return "ts_convolve_1x1_s8"
+    if (fh, fw) == (3, 3) and tuple(dilation) == (1, 1):
+        if in_c == 3 and tuple(stride) == (2, 2):
+            return "ts_convolve_3x3_s2_c3_s8"
+        return "ts_convolve_3x3_s8"
+    return "ts_convolve_s8"
+
+
+def run_graph_op(m: Machine, graph: Graph, op: Operator, input: np.ndarray,
+                 kernel: str | None = None, budget: int = 500_000_000) -> KernelRun:
+    """Run one CONV_2D or FULLY_CONNECTED op of a loaded model (constant weights) on its
+    first input, with kernels_ref's Prepare (TFLM's) for every quantization constant.
+    ``kernel``: a conv kernel name, default conv_kernel_for the layer."""
+    where = f"{graph.name}: op {op.index} ({op.opcode}): "
+    filt = graph.tensor(op.inputs[1])
+    bias = graph.tensor(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    if not filt.is_constant or (bias is not None and not bias.is_constant):
+        raise UnsupportedError(f"{where}the C kernels take constant weights and biases; "
+                               "run this op on kernels_ref")
+    bias_data = None if bias is None else bias.data
+    out_shape = graph.tensor(op.outputs[0]).shape
+    if op.opcode == "FULLY_CONNECTED":
+        p = fully_connected.prepare(graph, op)
+        run = run_fully_connected(m, input, filt.data, bias_data, p.output_multiplier,
+                                  p.output_shift, input_offset=p.input_offset,
+                                  output_offset=p.output_offset, act_min=p.act_min,
+                                  act_max=p.act_max, budget=budget)
+        return KernelRun(run.output.reshape(out_shape), run.stats)
+    if op.opcode != "CONV_2D":
+        raise UnsupportedError(f"{where}kernels_conv runs CONV_2D and FULLY_CONNECTED only")
+    p = conv_2d.prepare(graph, op)
+    stride, dilation = (p.stride_h, p.stride_w), (p.dilation_h, p.dilation_w)
+    padding = (p.pad_h, p.pad_w)
+    name = kernel or conv_kernel_for(filt.shape, stride, dilation, padding)
+    return run_conv(m, input, filt.data, bias_data, p.output_multiplier, p.output_shift,
+                    output_size=out_shape[1:3], stride=stride, dilation=dilation,
+                    padding=padding, input_offset=p.input_offset,
+                    output_offset=p.output_offset, act_min=p.act_min, act_max=p.act_max,
+                    kernel=name, budget=budget)
+
+
+def reference_graph_op(graph: Graph, op: Operator, input: np.ndarray) -> np.ndarray:
+    """kernels_ref's output for the same op and input (TFLM's reference semantics)."""
+    mod = fully_connected if op.opcode == "FULLY_CONNECTED" else conv_2d
+    params = mod.prepare(graph, op)
+    inputs = [input] + [graph.tensor(i).data if i >= 0 else None for i in op.inputs[1:]]
+    out = graph.tensor(op.outputs[0])
+    result = np.zeros(out.shape, np.int8)
+    mod.evaluate(params, inputs, [result])
+    return result
