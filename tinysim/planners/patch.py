@@ -51,6 +51,24 @@ def _cover(spans: list[Span], size: int) -> list[Span]:
     return out
 
 
+def boundary_tensors(graph: Graph, start: int, split: int) -> list[int]:
+    """Tensors the first stage (ops start..split) hands on: produced in it and read after
+    it, or graph outputs. A patch computes only its cell of them, so no op of the stage
+    may read them (it would need their halo)."""
+    produced = {t for i in range(start, split + 1) for t in graph.operators[i].outputs}
+    readers = graph.consumers()
+    out = sorted(t for t in produced
+                 if t in graph.outputs or any(c > split for c in readers.get(t, [])))
+    for t in out:
+        inner = [c for c in readers.get(t, []) if start <= c <= split]
+        if inner:
+            raise PlanError(f"{graph.name}: patch plan: tensor {t} is read both after op "
+                            f"{split} (by op {max(readers[t])}) and inside the first stage (by "
+                            f"op {inner[0]}); end the stage after its last reader or before "
+                            "its producer")
+    return out
+
+
 def plan(graph: Graph, grid: tuple[int, int] = (2, 2), split_op: int | None = None,
          input_outside: bool = False, alignment: int = 16) -> Plan:
     where = f"{graph.name}: patch plan"
@@ -68,20 +86,12 @@ def plan(graph: Graph, grid: tuple[int, int] = (2, 2), split_op: int | None = No
                         f"{start}..{longest - 1}")
     tiled = stage_ops(graph, start, split + 1)
     ops = sorted(tiled)
-    produced = {tiled[i].output for i in ops}
-    readers = graph.consumers()
-    boundary = sorted(t for t in produced
-                      if t in graph.outputs or any(c > split for c in readers.get(t, [])))
+    boundary = boundary_tensors(graph, start, split)
     for t in boundary:
-        inner = [c for c in readers.get(t, []) if c in tiled]
-        if inner:
-            raise PlanError(f"{where}: tensor {t} is read both after the split (op "
-                            f"{max(readers[t])}) and inside the first stage (op {inner[0]}); "
-                            "split after its last reader in the stage or before its producer")
         shape = graph.tensor(t).shape
         if shape[1] < n or shape[2] < m:
             raise PlanError(f"{where}: tensor {t} is {shape[1]}x{shape[2]}, too small for a "
-                            f"{n}x{m} grid; use fewer patches or split later")
+                            f"{n}x{m} grid; use fewer patches or split earlier")
 
     # receptive fields, backwards: rows[t][i] and cols[t][j] of every stage tensor
     rows: dict[int, list[Span | None]] = {}
