@@ -3,9 +3,10 @@
 TFLM decides with ProcessBroadcastShapes whether the two input shapes, right-aligned
 (RuntimeShape::ExtendedShape), differ; if they do it walks the output in row-major order
 (BroadcastBinaryOpSimple), giving an input dimension of size 1 stride 0 where the
-output's is larger. That is numpy's broadcasting. Its loop keeps strides in arrays of
-kMaxRank = 8, so broadcasting goes up to 8 dimensions; same-shape inputs take the flat
-elementwise loop at any rank.
+output's is larger. That is numpy's broadcasting. Same-shape inputs take the flat
+elementwise loop at any rank; broadcasting is right up to 7 dimensions only: the pinned
+TFLM returns wrong values for every 8-D broadcast tried (measured against numpy's
+semantics, 7-D always agrees), so tinysim refuses 8-D and larger broadcasts.
 
 Here the walk happens once, at Prepare: for every output element the flat offsets of
 the two input elements it reads. The engines then read ``input[offsets[i]]``.
@@ -21,7 +22,7 @@ from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator, Tensor
 from ._conv_common import require_int8_activation, tensor_desc
 
-MAX_BROADCAST_RANK = 8  # TFLM BroadcastBinaryOpSimple's kMaxRank
+MAX_BROADCAST_RANK = 7  # measured on the pinned TFLM (see above)
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,7 +94,7 @@ def plan_broadcast(where: str, bt: BinaryTensors) -> Broadcast:
     if len(so) > MAX_BROADCAST_RANK:
         raise UnsupportedError(
             f"{where}broadcasting {s1} with {s2} needs {len(so)} dimensions; TFLM broadcasts "
-            f"up to {MAX_BROADCAST_RANK} — reshape the operands to fewer dimensions")
+            f"correctly up to {MAX_BROADCAST_RANK} — reshape the operands to fewer dimensions")
     off1, off2 = broadcast_offsets(s1, s2, so)
     return Broadcast(off1, off2)
 

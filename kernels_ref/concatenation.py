@@ -13,6 +13,7 @@ import numpy as np
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
+from ._activation_common import output_view
 from ._conv_common import tensor_desc
 from .common import op_where
 
@@ -97,7 +98,7 @@ def _check_same_quantization(where: str, ins, out) -> None:
 
 def evaluate(params: ConcatenationParams, inputs, outputs) -> None:
     p = params
-    out = outputs[0].reshape(p.outer_size, -1)
+    out = output_view(outputs[0], (p.outer_size, -1))
     start = 0
     # one vectorized block copy per input: TFLM's memcpy of copy_size for every outer slice
     for x, size in zip(inputs, p.copy_sizes):

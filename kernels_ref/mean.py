@@ -23,6 +23,7 @@ from numba import njit
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
+from ._activation_common import output_view
 from ._conv_common import require_int8_activation, tensor_desc
 from .common import op_where
 from .quantization import multiply_by_quantized_multiplier, quantize_multiplier
@@ -97,12 +98,13 @@ def prepare(graph: Graph, op: Operator) -> MeanParams:
     if axis.dtype != "int32":
         raise UnsupportedError(f"{where}axis {tensor_desc(axis)} is {axis.dtype}; TFLM "
                                "requires int32 axes")
-    if not axis.is_constant:
+    # an empty axis list has no data to store, so a .tflite file cannot mark it constant
+    if not axis.is_constant and axis.size:
         raise UnsupportedError(f"{where}axis {tensor_desc(axis)} is computed at run time; "
                                "tinysim needs the axes as a constant in the model")
     in_scale, in_zp = require_int8_activation(where, inp, "input")
     out_scale, out_zp = require_int8_activation(where, out, "output")
-    axes = resolve_axes(axis.data, len(inp.shape), where)
+    axes = resolve_axes(axis.data if axis.size else (), len(inp.shape), where)
     keep_dims = bool(op.options.get("keep_dims", False))
     expected = reduced_shape(inp.shape, axes, keep_dims)
     if tuple(out.shape) != expected:
@@ -114,7 +116,7 @@ def prepare(graph: Graph, op: Operator) -> MeanParams:
 
 def evaluate(params: MeanParams, inputs, outputs) -> None:
     p = params
-    out = outputs[0].reshape(-1)
+    out = output_view(outputs[0])
     if p.num_elements_in_axis == 0:
         out[:] = 0  # TFLM leaves its zero-initialized output when nothing is averaged
         return

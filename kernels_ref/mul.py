@@ -14,7 +14,9 @@ from numba import njit
 
 from tinysim.errors import ShapeError
 from tinysim.ir import Graph, Operator
-from ._broadcast import Broadcast, binary_tensors, broadcast_offsets, broadcast_shape, plan_broadcast
+from ._activation_common import output_view
+from ._broadcast import (Broadcast, binary_tensors, broadcast_offsets, broadcast_shape,
+                         plan_broadcast)
 from .common import activation_range_quantized, op_where
 from .quantization import multiply_by_quantized_multiplier, quantize_multiplier
 
@@ -58,7 +60,7 @@ def evaluate(params: MulParams, inputs, outputs) -> None:
     p = params
     in1 = inputs[0].reshape(-1)
     in2 = inputs[1].reshape(-1)
-    out = outputs[0].reshape(-1)
+    out = output_view(outputs[0])
     args = (p.input1_offset, p.input2_offset, p.output_offset, p.output_multiplier,
             p.output_shift, p.act_min, p.act_max)
     if p.broadcast.needed:

@@ -16,6 +16,7 @@ from numba import njit
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator, Tensor
+from ._activation_common import output_view
 from ._conv_common import require_int8_activation, tensor_desc
 from .common import op_where
 
@@ -97,7 +98,7 @@ def evaluate(params: PadParams, inputs, outputs) -> None:
     p = params
     pad_value = p.pad_value if len(inputs) < 3 else int(inputs[2].reshape(-1)[0])
     _pad_engine(inputs[0].reshape(-1), p.left_padding, p.right_padding, np.int8(pad_value),
-                outputs[0].reshape(p.output_shape5))
+                output_view(outputs[0], p.output_shape5))
 
 
 def pad(input: np.ndarray, paddings, pad_value: int) -> np.ndarray:

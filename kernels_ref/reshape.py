@@ -13,6 +13,7 @@ import numpy as np
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
+from ._activation_common import output_view
 from ._conv_common import tensor_desc
 from .common import op_where
 
@@ -69,7 +70,7 @@ def prepare(graph: Graph, op: Operator) -> ReshapeParams:
 
 def evaluate(params: ReshapeParams, inputs, outputs) -> None:
     # a plain byte copy, as TFLM's memcpy: no engine needed
-    outputs[0].reshape(-1)[:] = inputs[0].reshape(-1)
+    output_view(outputs[0])[:] = inputs[0].reshape(-1)
 
 
 def reshape(input: np.ndarray, new_shape) -> np.ndarray:

@@ -11,6 +11,7 @@ import numpy as np
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
+from ._activation_common import output_view
 from ._conv_common import tensor_desc
 from .common import op_where
 
@@ -63,7 +64,7 @@ def prepare(graph: Graph, op: Operator) -> SqueezeParams:
 
 def evaluate(params: SqueezeParams, inputs, outputs) -> None:
     # a plain byte copy, as TFLM's memcpy: no engine needed
-    outputs[0].reshape(-1)[:] = inputs[0].reshape(-1)
+    output_view(outputs[0])[:] = inputs[0].reshape(-1)
 
 
 def squeeze(input: np.ndarray, squeeze_dims=()) -> np.ndarray:

@@ -14,6 +14,7 @@ from numba import njit
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
+from ._activation_common import output_view
 from ._conv_common import tensor_desc
 from .common import op_where
 
@@ -76,7 +77,7 @@ def prepare(graph: Graph, op: Operator) -> TransposeParams:
 def evaluate(params: TransposeParams, inputs, outputs) -> None:
     p = params
     _transpose_engine(inputs[0].reshape(-1), p.output_shape5, p.perm_strides5,
-                      outputs[0].reshape(p.output_shape5))
+                      output_view(outputs[0], p.output_shape5))
 
 
 def transpose(input: np.ndarray, perm) -> np.ndarray:
