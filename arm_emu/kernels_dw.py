@@ -6,9 +6,8 @@ does once per model), calls it on an emulated Cortex-M and returns a ``KernelRun
 (the output, shaped like kernels_ref's, and the call's RunStats).
 
 Host-side preparation, all arithmetically identical to TFLM:
-  - ``channel_table``: per output channel, the bias with the input offset folded in
-    (bias + input_offset * sum of the channel's weights), 2 * multiplier, the fast
-    requantization's rounding constant (with the output offset folded in) and -shift;
+  - ``channel_table``: per output channel, the bias, the multiplier, the fast
+    requantization's rounding constant (with the output offset folded in) and -shift - 1;
     the C header (ts_dw_channel) and kernels_c/ts_dw_support.h derive the arithmetic.
   - ``filter_groups_of_4``: NHWC kernels read the weights of four channels of one tap as
     one word: TFLite's 1HWC filter reordered to [ceil(C/4)][H*W][4], zeros past C.
@@ -39,7 +38,7 @@ SOURCES = tuple(KERNELS_C / f"{name}.c" for name in (
 DEPTHWISE_KERNELS = ("ts_depthwise_conv_s8", "ts_depthwise_conv_3x3_s8")
 TS_OK = 0
 # ts_dw_requant_fast's domain (kernels_c/ts_dw_support.h)
-FAST_MIN_MULTIPLIER = 1 << 30
+FAST_MIN_RIGHT_SHIFT = 2
 FAST_MAX_RIGHT_SHIFT = 22
 
 
@@ -116,32 +115,27 @@ def model_layer(path, op_index: int) -> Layer:
                            "DEPTHWISE_CONV_2D, ADD, AVERAGE_POOL_2D or MAX_POOL_2D")
 
 
-def channel_table(bias: np.ndarray | None, filter: np.ndarray, output_multiplier: np.ndarray,
-                  output_shift: np.ndarray, input_offset: int,
-                  output_offset: int) -> np.ndarray:
-    """ts_dw_channel[C] as an int32 [C, 4] array, from a 1HWC (or HWC) depthwise filter.
+def channel_table(bias: np.ndarray | None, output_multiplier: np.ndarray,
+                  output_shift: np.ndarray, output_offset: int) -> np.ndarray:
+    """ts_dw_channel[C] as an int32 [C, 4] array.
 
-    Columns: bias + input_offset * sum(weights) (wrapping in int32 like TFLM's
-    accumulator), 2 * multiplier mod 2^32, 2^(e-1) + output_offset * 2^e for channels the
-    fast requantization handles (else 0, unused), e = -shift.
+    Columns: bias (0 when omitted), multiplier, 2^(e-2) + output_offset * 2^(e-1) for
+    channels the fast requantization handles (else 0, unused), e - 1, with e = -shift.
     """
-    channels = filter.shape[-1]
-    weight_sums = filter.reshape(-1, channels).astype(np.int64).sum(axis=0)
-    bias64 = np.zeros(channels, np.int64) if bias is None else \
-        np.asarray(bias, np.int64).reshape(-1)
     mult = np.asarray(output_multiplier, np.int64).reshape(-1)
     right = -np.asarray(output_shift, np.int64).reshape(-1)
-    if not (bias64.size == mult.size == right.size == channels):
-        raise ShapeError(f"channel_table: bias, multipliers and shifts need {channels} entries, "
-                         f"got {bias64.size}, {mult.size}, {right.size}")
+    bias64 = np.zeros(mult.size, np.int64) if bias is None else \
+        np.asarray(bias, np.int64).reshape(-1)
+    if not bias64.size == mult.size == right.size:
+        raise ShapeError(f"channel_table: bias, multipliers and shifts need one entry per "
+                         f"channel, got {bias64.size}, {mult.size}, {right.size}")
     if np.any(mult < 0) or np.any(mult >= 1 << 31):
         raise UnsupportedError("channel_table: output multipliers must be QuantizeMultiplier "
                                "values in [0, 2^31)")
-    fast = (mult >= FAST_MIN_MULTIPLIER) & (right >= 1) & (right <= FAST_MAX_RIGHT_SHIFT)
-    e = np.clip(right, 1, FAST_MAX_RIGHT_SHIFT)
-    rounding = np.where(fast, (1 << (e - 1)) + int(output_offset) * (1 << e), 0)
-    table = np.stack([bias64 + int(input_offset) * weight_sums, 2 * mult, rounding, right], 1)
-    return _wrap_int32(table)
+    fast = (right >= FAST_MIN_RIGHT_SHIFT) & (right <= FAST_MAX_RIGHT_SHIFT)
+    e = np.clip(right, FAST_MIN_RIGHT_SHIFT, FAST_MAX_RIGHT_SHIFT)
+    rounding = np.where(fast, (1 << (e - 2)) + int(output_offset) * (1 << (e - 1)), 0)
+    return _wrap_int32(np.stack([bias64, mult, rounding, right - 1], 1))
 
 
 def filter_groups_of_4(filter: np.ndarray) -> np.ndarray:
@@ -180,7 +174,9 @@ def run_depthwise_conv(m: Machine, input: np.ndarray, filter: np.ndarray,
             f"dilation {tuple(dilation)}; use ts_depthwise_conv_s8")
     params = _dw_params(x.shape, f.shape, output_size, stride, dilation, padding, input_offset,
                         output_offset, act_min, act_max)
-    table = channel_table(bias, f, output_multiplier, output_shift, input_offset, output_offset)
+    table = channel_table(bias, output_multiplier, output_shift, output_offset)
+    if len(table) != x.shape[3]:
+        raise ShapeError(f"{kernel}: {len(table)} multipliers for {x.shape[3]} channels")
     out = np.zeros((output_size[0], output_size[1], x.shape[3]), np.int8)
     res = m.call(kernel, In(params, "params"), In(x[0], "input"),
                  In(filter_groups_of_4(f), "filter", align=4), In(table, "channel"),
@@ -219,7 +215,9 @@ def run_depthwise_conv_inplace_chw(m: Machine, input: np.ndarray, filter: np.nda
             f"input plane {h}x{w}, so it cannot overwrite the input; use ts_depthwise_conv_s8")
     params = _dw_params(x.shape, f.shape, output_size, stride, dilation, padding, input_offset,
                         output_offset, act_min, act_max)
-    table = channel_table(bias, f, output_multiplier, output_shift, input_offset, output_offset)
+    table = channel_table(bias, output_multiplier, output_shift, output_offset)
+    if len(table) != c:
+        raise ShapeError(f"{kernel}: {len(table)} multipliers for {c} channels")
     data = np.ascontiguousarray(x[0].transpose(2, 0, 1)).reshape(-1)
     buffer = np.zeros(inplace_chw_buffer_size(m, params), np.int8)
     res = m.call(kernel, In(params, "params"), Out(data, "data"),

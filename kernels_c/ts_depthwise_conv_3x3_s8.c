@@ -1,14 +1,15 @@
 /* Depthwise convolution, int8 NHWC, 3x3 window: the fast path (ts_nn.h). */
 #include "ts_dw_support.h"
 
-/* One output pixel whose 3x3 window lies inside the input; @p in points at the window's
- * top-left input pixel. The nine taps are unrolled: per tap and group of four channels,
- * one input LDR, one weight LDR, four SXTB16 and four SMLAxy. */
+/* One output pixel whose 3x3 window lies inside the input, starting at (iy0, ix0). The
+ * nine taps are unrolled: per tap and group of four channels, one input LDR, one weight
+ * LDR, two SXTAB16, two SXTB16 and four SMLAxy (TS_DW_MAC4). */
 TS_DW_INLINE void dw3x3_inside(const ts_dw_params *p, const int8_t *input, const int8_t *filter,
                                const ts_dw_channel *channel, int8_t *out, int32_t iy0,
                                int32_t ix0, uint32_t lo4, uint32_t hi4, const int fast)
 {
     const int32_t C = p->channels, WC = p->input_w * C, groups = C >> 2;
+    const uint32_t off2 = ts_dw_offset2(p->input_offset);
     const int8_t *r0 = input + iy0 * WC + ix0 * C;
     const int8_t *w = filter;
     const ts_dw_channel *ch = channel;
@@ -16,18 +17,18 @@ TS_DW_INLINE void dw3x3_inside(const ts_dw_params *p, const int8_t *input, const
     for (int32_t g = 0; g < groups; g++, r0 += 4, w += 36, ch += 4, o += 4) {
         const int8_t *r1 = r0 + WC, *r2 = r1 + WC;
         int32_t a0 = ch[0].bias, a1 = ch[1].bias, a2 = ch[2].bias, a3 = ch[3].bias;
-        TS_DW_MAC4(ts_dw_load32(r0), ts_dw_load32(w + 0), a0, a1, a2, a3);
-        TS_DW_MAC4(ts_dw_load32(r0 + C), ts_dw_load32(w + 4), a0, a1, a2, a3);
-        TS_DW_MAC4(ts_dw_load32(r0 + 2 * C), ts_dw_load32(w + 8), a0, a1, a2, a3);
-        TS_DW_MAC4(ts_dw_load32(r1), ts_dw_load32(w + 12), a0, a1, a2, a3);
-        TS_DW_MAC4(ts_dw_load32(r1 + C), ts_dw_load32(w + 16), a0, a1, a2, a3);
-        TS_DW_MAC4(ts_dw_load32(r1 + 2 * C), ts_dw_load32(w + 20), a0, a1, a2, a3);
-        TS_DW_MAC4(ts_dw_load32(r2), ts_dw_load32(w + 24), a0, a1, a2, a3);
-        TS_DW_MAC4(ts_dw_load32(r2 + C), ts_dw_load32(w + 28), a0, a1, a2, a3);
-        TS_DW_MAC4(ts_dw_load32(r2 + 2 * C), ts_dw_load32(w + 32), a0, a1, a2, a3);
+        TS_DW_MAC4(ts_dw_load32(r0), ts_dw_load32(w + 0), off2, a0, a1, a2, a3);
+        TS_DW_MAC4(ts_dw_load32(r0 + C), ts_dw_load32(w + 4), off2, a0, a1, a2, a3);
+        TS_DW_MAC4(ts_dw_load32(r0 + 2 * C), ts_dw_load32(w + 8), off2, a0, a1, a2, a3);
+        TS_DW_MAC4(ts_dw_load32(r1), ts_dw_load32(w + 12), off2, a0, a1, a2, a3);
+        TS_DW_MAC4(ts_dw_load32(r1 + C), ts_dw_load32(w + 16), off2, a0, a1, a2, a3);
+        TS_DW_MAC4(ts_dw_load32(r1 + 2 * C), ts_dw_load32(w + 20), off2, a0, a1, a2, a3);
+        TS_DW_MAC4(ts_dw_load32(r2), ts_dw_load32(w + 24), off2, a0, a1, a2, a3);
+        TS_DW_MAC4(ts_dw_load32(r2 + C), ts_dw_load32(w + 28), off2, a0, a1, a2, a3);
+        TS_DW_MAC4(ts_dw_load32(r2 + 2 * C), ts_dw_load32(w + 32), off2, a0, a1, a2, a3);
         ts_dw_finish4(p, ch, o, a0, a1, a2, a3, lo4, hi4, fast);
     }
-    ts_dw_tail_channels(p, input, filter, channel, out, iy0, ix0);
+    ts_dw_tail_channels(p, input, filter, channel, out, iy0, ix0, 0, 3, 0, 3);
 }
 
 TS_DW_INLINE void dw3x3_all(const ts_dw_params *p, const int8_t *input, const int8_t *filter,
@@ -51,7 +52,7 @@ TS_DW_INLINE void dw3x3_all(const ts_dw_params *p, const int8_t *input, const in
             if (rows_in && ox >= ox_lo && ox < ox_hi)
                 dw3x3_inside(p, input, filter, channel, out, iy0, ix0, lo4, hi4, fast);
             else
-                ts_dw_pixel(p, input, filter, channel, out, iy0, ix0, 0, fast);
+                ts_dw_pixel(p, input, filter, channel, out, iy0, ix0, fast, 3);
         }
     }
 }

@@ -8,8 +8,8 @@
  *             (w[4j + 1 - i*s], w[4j + 3 - i*s]) multiplies bytes (1, 3), one SMLAD each;
  *             taps outside [0, filter_w) are 0. J = ceil((stride_w + filter_w) / 4).
  *   [image]   the channel with its border: padded_h rows of padded_w bytes, the border
- *             holding the input zero point (the bias has the input offset folded in,
- *             so a border tap adds w * (zp + input_offset) = 0, as TFLM skips it),
+ *             holding the input zero point, so a border tap adds
+ *             w * (zp + input_offset) = 0, as TFLM skips it,
  *   [slack]   4 bytes, so the last window's word loads stay inside the buffer (they
  *             meet only zero weights).
  */
@@ -97,6 +97,7 @@ TS_DW_INLINE void dw_chw_channel(const ts_dw_params *p, const dw_chw_layout *l,
     const int32_t fh = p->filter_h, pw = l->padded_w, ow = p->output_w;
     const int32_t row_step = p->stride_h * pw;
     const uint32_t lo4 = ts_dw_splat4(p->act_min), hi4 = ts_dw_splat4(p->act_max);
+    const uint32_t off2 = ts_dw_offset2(p->input_offset);
     const int32_t bias = ch->bias;
     const int8_t *in_row = image;
     for (int32_t oy = 0; oy < p->output_h; oy++, in_row += row_step) {
@@ -110,8 +111,8 @@ TS_DW_INLINE void dw_chw_channel(const ts_dw_params *p, const dw_chw_layout *l,
                 for (int32_t j = 0; j < words; j++, w += 4) {
                     const uint32_t x = ts_dw_load32(win + 4 * j);
                     const uint32_t y = ts_dw_load32(win + 2 * s + 4 * j);
-                    const uint32_t x02 = __sxtb16(x), x13 = ts_dw_sxtb16_ror8(x);
-                    const uint32_t y02 = __sxtb16(y), y13 = ts_dw_sxtb16_ror8(y);
+                    const uint32_t x02 = __sxtab16(off2, x), x13 = ts_dw_sxtab16_ror8(off2, x);
+                    const uint32_t y02 = __sxtab16(off2, y), y13 = ts_dw_sxtab16_ror8(off2, y);
                     const uint32_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
                     a0 = __smlad(x02, w0, a0);
                     a0 = __smlad(x13, w1, a0);
@@ -124,8 +125,7 @@ TS_DW_INLINE void dw_chw_channel(const ts_dw_params *p, const dw_chw_layout *l,
                 }
             }
             if (fast) {
-                const uint32_t m = ch->multiplier2;
-                const int32_t r = ch->rounding, e = ch->right_shift;
+                const int32_t m = ch->multiplier, r = ch->rounding, e = ch->post_shift;
                 const uint32_t packed4 = ts_dw_pack4(__ssat(ts_dw_requant_fast(a0, m, r, e), 8),
                                                      __ssat(ts_dw_requant_fast(a1, m, r, e), 8),
                                                      __ssat(ts_dw_requant_fast(a2, m, r, e), 8),
@@ -148,8 +148,8 @@ TS_DW_INLINE void dw_chw_channel(const ts_dw_params *p, const dw_chw_layout *l,
             for (int32_t ky = 0; ky < fh; ky++, win += pw, w += 4 * words) {
                 for (int32_t j = 0; j < words_one; j++) {
                     const uint32_t x = ts_dw_load32(win + 4 * j);
-                    a0 = __smlad(__sxtb16(x), w[4 * j], a0);
-                    a0 = __smlad(ts_dw_sxtb16_ror8(x), w[4 * j + 1], a0);
+                    a0 = __smlad(__sxtab16(off2, x), w[4 * j], a0);
+                    a0 = __smlad(ts_dw_sxtab16_ror8(off2, x), w[4 * j + 1], a0);
                 }
             }
             *out = (int8_t)ts_dw_requant_general(a0, ch, p->output_offset, p->act_min,

@@ -3,23 +3,24 @@
  * @brief Private inline helpers of the depthwise, ADD and pooling kernels.
  *
  * Fast requantization (ts_dw_requant_fast), TFLM's double rounding in five instructions.
- * TFLM computes, for an accumulator a, Q31 multiplier b and right shift e >= 1,
+ * TFLM computes, for an accumulator a, Q31 multiplier b >= 0 and right shift e >= 1,
  *     r = SaturatingRoundingDoublingHighMul(a, b) = floor((a*b + 2^30) / 2^31)
  *     RoundingDivideByPOT(r, e) = floor((r + 2^(e-1) - [r < 0]) / 2^e)
  * (the first rounds halves up, the second away from zero). Because
  * floor((floor(x) + k) / n) = floor((x + k) / n) for integers k and n > 0, the two
- * roundings collapse into one floor of an exact 64-bit quantity:
- *     result = floor((a*b + 2^30 + 2^(30+e) - [a < 0] * 2^31) / 2^(31+e))
- * ([r < 0] may be replaced by [a < 0]: they differ only when r = 0, where both constants
- * give 0). Doubling numerator and denominator and adding the output offset z:
- *     result + z = floor(P / 2^32) >> e,
- *     P = a*(2b) + 2^31 + 2^32 * (2^(e-1) + z*2^e - [a < 0])
- * With b in [2^30, 2^31), 2b as a signed word is 2b - 2^32, so a*(2b) is one SMLAL of
- * (a, multiplier2) onto a high word that starts at a + rounding - [a < 0] and a low
- * word of 2^31: ADD, ADD (a, ASR #31), MOV, SMLAL, ASR. The high word stays inside int32
- * (|2ab| < 2^62, |rounding| <= 2^29 for e <= 22), so intermediate wrap-around in the
- * start value is harmless. Checked against kernels_ref's multiply_by_quantized_multiplier
- * (tests/test_kernels_dw.py).
+ * roundings collapse into one floor of an exact 64-bit quantity; with the output
+ * offset z added:
+ *     result + z = floor(P / 2^(31+e)),
+ *     P = a*b + 2^30 - [a < 0] * 2^31 + 2^32 * (2^(e-2) + z * 2^(e-1))
+ * ([r < 0] may be replaced by [a < 0]: they differ only when r = 0, where both give 0).
+ * For e >= 2 the last term is a whole high word, `rounding`, and
+ * 2^30 - [a < 0] * 2^31 is the low word 0x40000000 | (a & 0x80000000) with a borrow of
+ * [a < 0] from the high word, so P is one SMLAL onto
+ *     lo = (a & 0x80000000) | 0x40000000,   hi = rounding + (a >> 31)
+ * and the result is the high word shifted right by e - 1: AND, ORR, ADD (ASR #31),
+ * SMLAL, ASR. The high word ends within |a*b| / 2^32 + |rounding| + 1 < 2^30 + 2^29 for
+ * every int32 a, b < 2^31 and e <= 22, so it never wraps. Checked against kernels_ref's
+ * multiply_by_quantized_multiplier (tests/properties/test_kernels_dw_props.py).
  */
 #ifndef TS_DW_SUPPORT_H
 #define TS_DW_SUPPORT_H
@@ -99,7 +100,7 @@ TS_DW_INLINE uint32_t ts_dw_splat4(int32_t v)
 /** True when a channel can use ts_dw_requant_fast (see the file comment). */
 TS_DW_INLINE int ts_dw_channel_fast(const ts_dw_channel *ch)
 {
-    return ch->multiplier2 >= 0x80000000u && ch->right_shift >= 1 && ch->right_shift <= 22;
+    return ch->multiplier >= 0 && ch->post_shift >= 1 && ch->post_shift <= 21;
 }
 
 /** True when every one of @p n channels can use the fast requantization. */
@@ -111,15 +112,16 @@ static inline int ts_dw_all_fast(const ts_dw_channel *ch, int32_t n)
     return 1;
 }
 
-/** MultiplyByQuantizedMultiplier(acc, multiplier, -right_shift) + output_offset, fast
- * form (file comment); the caller saturates/clamps. */
-TS_DW_INLINE int32_t ts_dw_requant_fast(int32_t acc, uint32_t multiplier2, int32_t rounding,
-                                        int32_t right_shift)
+/** MultiplyByQuantizedMultiplier(acc, multiplier, -(post_shift + 1)) + output_offset, fast
+ * form (file comment; @p rounding carries the offset); the caller saturates/clamps. */
+TS_DW_INLINE int32_t ts_dw_requant_fast(int32_t acc, int32_t multiplier, int32_t rounding,
+                                        int32_t post_shift)
 {
-    const uint32_t start = (uint32_t)acc + (uint32_t)rounding - ((uint32_t)acc >> 31);
-    uint64_t p = ((uint64_t)start << 32) | 0x80000000u;
-    p += (uint64_t)((int64_t)acc * (int32_t)multiplier2);
-    return (int32_t)(p >> 32) >> right_shift;
+    const uint32_t lo = ((uint32_t)acc & 0x80000000u) | 0x40000000u;
+    const uint32_t hi = (uint32_t)rounding + (uint32_t)(acc >> 31);
+    uint64_t p = ((uint64_t)hi << 32) | lo;
+    p += (uint64_t)((int64_t)acc * multiplier);
+    return (int32_t)(p >> 32) >> post_shift;
 }
 
 /** TFLM's requantization, output offset and clamp for any channel constants: the
@@ -128,7 +130,7 @@ TS_DW_INLINE int32_t ts_dw_requant_general(int32_t acc, const ts_dw_channel *ch,
                                            int32_t output_offset, int32_t act_min,
                                            int32_t act_max)
 {
-    int32_t v = ts_requantize(acc, (int32_t)(ch->multiplier2 >> 1), -ch->right_shift);
+    int32_t v = ts_requantize(acc, ch->multiplier, -1 - ch->post_shift);
     v = (int32_t)((uint32_t)v + (uint32_t)output_offset);
     v = v < act_min ? act_min : v;
     return v > act_max ? act_max : v;
@@ -144,17 +146,40 @@ static inline int ts_dw_params_valid(const ts_dw_params *p)
            p->act_min <= p->act_max && p->input_offset >= -127 && p->input_offset <= 128;
 }
 
-/* Four channels of one tap: SXTB16 splits input and weight words into (c0, c2) and
- * (c1, c3) int16 lanes; SMLABB/SMLATT multiply-accumulate lane by lane. */
-#define TS_DW_MAC4(x, w, a0, a1, a2, a3)                          \
-    do {                                                          \
-        const uint32_t x02_ = __sxtb16(x), x13_ = ts_dw_sxtb16_ror8(x); \
-        const uint32_t w02_ = __sxtb16(w), w13_ = ts_dw_sxtb16_ror8(w); \
-        a0 = __smlabb(x02_, w02_, a0);                            \
-        a2 = __smlatt(x02_, w02_, a2);                            \
-        a1 = __smlabb(x13_, w13_, a1);                            \
-        a3 = __smlatt(x13_, w13_, a3);                            \
+/* Four channels of one tap: SXTAB16 splits the input word into int16 lanes (c0, c2) and
+ * (c1, c3) and adds the input offset to each in the same instruction (off2 holds it in
+ * both halfwords; x + offset fits int16), SXTB16 splits the weights alike, and
+ * SMLABB/SMLATT multiply-accumulate lane by lane: TFLM's filter * (input + offset). */
+#define TS_DW_MAC4(x, w, off2, a0, a1, a2, a3)                                  \
+    do {                                                                        \
+        const uint32_t x_ = (x), w_ = (w);                                      \
+        const uint32_t x02_ = __sxtab16(off2, x_), x13_ = ts_dw_sxtab16_ror8(off2, x_); \
+        const uint32_t w02_ = __sxtb16(w_), w13_ = ts_dw_sxtb16_ror8(w_);       \
+        a0 = __smlabb(x02_, w02_, a0);                                          \
+        a2 = __smlatt(x02_, w02_, a2);                                          \
+        a1 = __smlabb(x13_, w13_, a1);                                          \
+        a3 = __smlatt(x13_, w13_, a3);                                          \
     } while (0)
+
+/** The input offset in both halfwords, for TS_DW_MAC4. */
+TS_DW_INLINE uint32_t ts_dw_offset2(int32_t input_offset)
+{
+    return ((uint32_t)input_offset & 0xFFFFu) * 0x00010001u;
+}
+
+/** The taps of a window starting at input row/column @p origin that land inside
+ * [0, size): [*first, *end) of the @p taps taps, @p step (the dilation) apart. */
+TS_DW_INLINE void ts_dw_clip(int32_t origin, int32_t size, int32_t taps, int32_t step,
+                             int32_t *first, int32_t *end)
+{
+    int32_t f = 0, e = taps;
+    if (origin < 0)
+        f = (-origin + step - 1) / step;
+    if (origin + (taps - 1) * step >= size)
+        e = size - 1 - origin < 0 ? 0 : (size - 1 - origin) / step + 1;
+    *first = f;
+    *end = e > f ? e : f;
+}
 
 /* Requantizes, clamps and stores four channels' accumulators. */
 TS_DW_INLINE void ts_dw_finish4(const ts_dw_params *p, const ts_dw_channel *ch, int8_t *out,
@@ -163,10 +188,10 @@ TS_DW_INLINE void ts_dw_finish4(const ts_dw_params *p, const ts_dw_channel *ch, 
 {
     if (fast) {
         const uint32_t packed = ts_dw_pack4(
-            __ssat(ts_dw_requant_fast(a0, ch[0].multiplier2, ch[0].rounding, ch[0].right_shift), 8),
-            __ssat(ts_dw_requant_fast(a1, ch[1].multiplier2, ch[1].rounding, ch[1].right_shift), 8),
-            __ssat(ts_dw_requant_fast(a2, ch[2].multiplier2, ch[2].rounding, ch[2].right_shift), 8),
-            __ssat(ts_dw_requant_fast(a3, ch[3].multiplier2, ch[3].rounding, ch[3].right_shift), 8));
+            __ssat(ts_dw_requant_fast(a0, ch[0].multiplier, ch[0].rounding, ch[0].post_shift), 8),
+            __ssat(ts_dw_requant_fast(a1, ch[1].multiplier, ch[1].rounding, ch[1].post_shift), 8),
+            __ssat(ts_dw_requant_fast(a2, ch[2].multiplier, ch[2].rounding, ch[2].post_shift), 8),
+            __ssat(ts_dw_requant_fast(a3, ch[3].multiplier, ch[3].rounding, ch[3].post_shift), 8));
         ts_dw_store32(out, ts_dw_clamp4(packed, lo4, hi4));
     } else {
         const int32_t oo = p->output_offset, lo = p->act_min, hi = p->act_max;
@@ -177,28 +202,24 @@ TS_DW_INLINE void ts_dw_finish4(const ts_dw_params *p, const ts_dw_channel *ch, 
     }
 }
 
-/* Channels past the last group of four, one at a time, for the pixel whose window starts
- * at (iy0, ix0): their weights sit in the zero-padded last group, lane c - 4 * groups. */
+/* Channels past the last group of four, one at a time, over the window taps
+ * [ky0, ky1) x [kx0, kx1) of the pixel whose window starts at (iy0, ix0); their weights
+ * sit in the zero-padded last group, lane c - 4 * groups. */
 TS_DW_INLINE void ts_dw_tail_channels(const ts_dw_params *p, const int8_t *input,
                                       const int8_t *filter, const ts_dw_channel *channel,
-                                      int8_t *out, int32_t iy0, int32_t ix0)
+                                      int8_t *out, int32_t iy0, int32_t ix0, int32_t ky0,
+                                      int32_t ky1, int32_t kx0, int32_t kx1)
 {
-    const int32_t C = p->channels, W = p->input_w, H = p->input_h;
-    const int32_t fh = p->filter_h, fw = p->filter_w, taps = fh * fw;
-    const int32_t dh = p->dilation_h, dw = p->dilation_w;
-    const int32_t zp = -p->input_offset;
-    const int32_t groups = C >> 2;
+    const int32_t C = p->channels, W = p->input_w, fw = p->filter_w;
+    const int32_t taps = p->filter_h * fw, groups = C >> 2;
     for (int32_t c = 4 * groups; c < C; c++) {
         const int8_t *w = filter + groups * taps * 4 + (c - 4 * groups);
         int32_t acc = channel[c].bias;
-        for (int32_t ky = 0; ky < fh; ky++) {
-            const int32_t iy = iy0 + ky * dh;
-            for (int32_t kx = 0; kx < fw; kx++, w += 4) {
-                const int32_t ix = ix0 + kx * dw;
-                const int32_t x = (iy >= 0 && iy < H && ix >= 0 && ix < W)
-                                      ? input[(iy * W + ix) * C + c]
-                                      : zp;
-                acc = (int32_t)((uint32_t)acc + (uint32_t)(x * *w));
+        for (int32_t ky = ky0; ky < ky1; ky++) {
+            const int8_t *row = input + ((iy0 + ky * p->dilation_h) * W + ix0) * C + c;
+            for (int32_t kx = kx0; kx < kx1; kx++) {
+                const int32_t x = row[kx * p->dilation_w * C] + p->input_offset;
+                acc = (int32_t)((uint32_t)acc + (uint32_t)(x * w[4 * (ky * fw + kx)]));
             }
         }
         out[c] = (int8_t)ts_dw_requant_general(acc, &channel[c], p->output_offset, p->act_min,
@@ -206,47 +227,44 @@ TS_DW_INLINE void ts_dw_tail_channels(const ts_dw_params *p, const int8_t *input
     }
 }
 
-/* One output pixel. @p fast selects the requantization (ts_dw_support.h); @p full says
- * the whole window lies inside the input, so no tap needs a bounds test. */
+/* One output pixel, window starting at input (iy0, ix0), summing only the taps inside
+ * the input, as TFLM does. @p fast selects the requantization; @p fw_c is the window
+ * width when known at compile time (0 = read it from params), which unrolls the row. */
 TS_DW_INLINE void ts_dw_pixel(const ts_dw_params *p, const int8_t *input, const int8_t *filter,
-                           const ts_dw_channel *channel, int8_t *out, int32_t iy0,
-                           int32_t ix0, int full, const int fast)
+                              const ts_dw_channel *channel, int8_t *out, int32_t iy0,
+                              int32_t ix0, const int fast, const int32_t fw_c)
 {
-    const int32_t C = p->channels, W = p->input_w, H = p->input_h;
-    const int32_t fh = p->filter_h, fw = p->filter_w, taps = fh * fw;
-    const int32_t dh = p->dilation_h, dw = p->dilation_w;
-    const int32_t zp = -p->input_offset;
-    const uint32_t zp4 = ts_dw_splat4(zp);
+    const int32_t C = p->channels, W = p->input_w;
+    const int32_t fw = fw_c ? fw_c : p->filter_w, taps = p->filter_h * fw;
+    const int32_t row_step = p->dilation_h * W * C, col_step = p->dilation_w * C;
+    const uint32_t off2 = ts_dw_offset2(p->input_offset);
     const uint32_t lo4 = ts_dw_splat4(p->act_min), hi4 = ts_dw_splat4(p->act_max);
-    const int32_t row_step = dh * W * C, col_step = dw * C;
     const int32_t groups = C >> 2;
+    int32_t ky0, ky1, kx0, kx1;
+    ts_dw_clip(iy0, p->input_h, p->filter_h, p->dilation_h, &ky0, &ky1);
+    ts_dw_clip(ix0, W, fw, p->dilation_w, &kx0, &kx1);
+    const int full_row = fw_c && kx0 == 0 && kx1 == fw;
+    const int8_t *first = input + ((iy0 + ky0 * p->dilation_h) * W + ix0) * C;
 
     for (int32_t g = 0; g < groups; g++) {
         const ts_dw_channel *ch = channel + 4 * g;
         int32_t a0 = ch[0].bias, a1 = ch[1].bias, a2 = ch[2].bias, a3 = ch[3].bias;
-        const int8_t *w = filter + g * taps * 4;
-        if (full) {
-            const int8_t *row = input + (iy0 * W + ix0) * C + 4 * g;
-            for (int32_t ky = 0; ky < fh; ky++, row += row_step) {
-                const int8_t *px = row;
-                for (int32_t kx = 0; kx < fw; kx++, px += col_step, w += 4)
-                    TS_DW_MAC4(ts_dw_load32(px), ts_dw_load32(w), a0, a1, a2, a3);
-            }
-        } else {
-            for (int32_t ky = 0; ky < fh; ky++) {
-                const int32_t iy = iy0 + ky * dh;
-                for (int32_t kx = 0; kx < fw; kx++, w += 4) {
-                    const int32_t ix = ix0 + kx * dw;
-                    const uint32_t x = (iy >= 0 && iy < H && ix >= 0 && ix < W)
-                                           ? ts_dw_load32(input + (iy * W + ix) * C + 4 * g)
-                                           : zp4;
-                    TS_DW_MAC4(x, ts_dw_load32(w), a0, a1, a2, a3);
-                }
+        const int8_t *wrow = filter + (g * taps + ky0 * fw) * 4;
+        const int8_t *row = first + 4 * g;
+        for (int32_t ky = ky0; ky < ky1; ky++, row += row_step, wrow += 4 * fw) {
+            if (full_row) {
+                for (int32_t kx = 0; kx < fw; kx++)
+                    TS_DW_MAC4(ts_dw_load32(row + kx * col_step), ts_dw_load32(wrow + 4 * kx),
+                               off2, a0, a1, a2, a3);
+            } else {
+                for (int32_t kx = kx0; kx < kx1; kx++)
+                    TS_DW_MAC4(ts_dw_load32(row + kx * col_step), ts_dw_load32(wrow + 4 * kx),
+                               off2, a0, a1, a2, a3);
             }
         }
         ts_dw_finish4(p, ch, out + 4 * g, a0, a1, a2, a3, lo4, hi4, fast);
     }
-    ts_dw_tail_channels(p, input, filter, channel, out, iy0, ix0);
+    ts_dw_tail_channels(p, input, filter, channel, out, iy0, ix0, ky0, ky1, kx0, kx1);
 }
 
 #endif /* TS_DW_SUPPORT_H */

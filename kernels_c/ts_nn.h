@@ -62,36 +62,34 @@ typedef struct
 /**
  * @brief Per-output-channel constants of a depthwise convolution, prepared on the host.
  *
- * From TFLM's bias[c], multiplier[c] and shift[c] (QuantizeMultiplier) and the layer's
- * offsets, with e = -shift[c]:
- *  - bias        = bias[c] + input_offset * (sum of channel c's weights). Folding the
- *                  input offset in (as TinyEngine does) leaves sum(w * x) in the inner
- *                  loop; a window point outside the input then counts as x = input zero
- *                  point, whose term w * (zp + input_offset) is 0, exactly as TFLM skips
- *                  it. int32 addition wraps, so the sum is TFLM's bit for bit.
- *  - multiplier2 = 2 * multiplier[c] as uint32 (multiplier[c] = multiplier2 >> 1).
- *  - rounding    = 2^(e-1) + output_offset * 2^e; used only by the fast requantization.
- *  - right_shift = e (negative when TFLM shifts left).
+ * From TFLM's bias[c], multiplier[c] and shift[c] (QuantizeMultiplier) and the output
+ * offset, with e = -shift[c]:
+ *  - bias       = bias[c] (0 without a bias).
+ *  - multiplier = multiplier[c].
+ *  - rounding   = 2^(e-2) + output_offset * 2^(e-1); used only by the fast requantization.
+ *  - post_shift = e - 1 (= -1 - shift[c]).
  *
  * The kernels requantize with a 5-instruction form of TFLM's double rounding when every
- * channel has multiplier[c] >= 2^30 and 1 <= e <= 22 (every real model), and with
- * ts_requantize() otherwise; both equal TFLM's MultiplyByQuantizedMultiplier bit for bit
- * (see ts_dw_support.h for the derivation).
+ * channel has 2 <= e <= 22 (every real model), and with ts_requantize() otherwise; both
+ * equal TFLM's MultiplyByQuantizedMultiplier bit for bit for every int32 accumulator
+ * (ts_dw_support.h has the derivation).
  */
 typedef struct
 {
-    int32_t bias;         /**< bias[c] + input_offset * sum of channel c's weights. */
-    uint32_t multiplier2; /**< 2 * TFLM multiplier[c], mod 2^32. */
-    int32_t rounding;     /**< 2^(e-1) + output_offset * 2^e (fast path only). */
-    int32_t right_shift;  /**< e = -TFLM shift[c]. */
+    int32_t bias;       /**< bias[c]. */
+    int32_t multiplier; /**< TFLM multiplier[c]. */
+    int32_t rounding;   /**< 2^(e-2) + output_offset * 2^(e-1) (fast path only). */
+    int32_t post_shift; /**< e - 1 = -1 - TFLM shift[c]. */
 } ts_dw_channel;
 
 /**
  * @brief Depthwise convolution, int8, NHWC, any window, stride, dilation and padding.
  *
- * Bit-exact with TFLM's reference DepthwiseConvPerChannel (depth multiplier 1).
+ * Bit-exact with TFLM's reference DepthwiseConvPerChannel (depth multiplier 1): the sum
+ * of filter * (input + input_offset) over the window taps inside the input, + bias.
  * Four channels at a time: one LDR of input and one of weights give 2x2 int16 lanes
- * (SXTB16) for four SMLABB/SMLATT; odd channel counts finish channel by channel.
+ * (SXTAB16 adds the input offset while unpacking, SXTB16) for four SMLABB/SMLATT; the
+ * window is clipped to the input per pixel; odd channel counts finish one by one.
  *
  * @param params  shape and quantization.
  * @param input   [input_h][input_w][C] int8.
@@ -110,7 +108,8 @@ int32_t ts_depthwise_conv_s8(const ts_dw_params *params, const int8_t *input,
  * @brief Depthwise convolution, 3x3 window, dilation 1, any stride and padding: the fast
  *        path of ts_depthwise_conv_s8, with the same arguments and filter layout.
  *
- * Two output pixels per step share the loads of their overlapping input columns.
+ * Pixels whose window lies inside the input run the nine taps unrolled; border pixels
+ * take ts_depthwise_conv_s8's clipped loop.
  *
  * @return TS_OK, or TS_ERROR_ARGUMENT if the window is not 3x3, a dilation is not 1, or
  *         ts_depthwise_conv_s8 would reject the arguments.
@@ -129,10 +128,12 @@ int32_t ts_depthwise_conv_s8_inplace_chw_get_buffer_size(const ts_dw_params *par
  *
  * @p data holds the input as [C][input_h][input_w]; on return it holds the output as
  * [C][output_h][output_w] from its start. Channel by channel, in increasing order, the
- * input channel is copied into @p buffer (bordered with the input zero point) and the
- * output channel written at data + c * output_h * output_w, which only overwrites
- * input channels already copied. Needs output_h * output_w <= input_h * input_w and
- * dilation 1; any window size and stride.
+ * input channel is copied into @p buffer (bordered with the input zero point, whose
+ * term filter * (zp + input_offset) is 0, as TFLM skips it) and the output channel
+ * written at data + c * output_h * output_w, which only overwrites input channels
+ * already copied. Needs output_h * output_w <= input_h * input_w and dilation 1; any
+ * window size and stride. Two outputs of a row share each input word: one LDR, two
+ * SXTAB16 and four SMLAD against weights repacked per channel into int16 pairs.
  *
  * @param params  shape and quantization.
  * @param data    input, overwritten by the output.

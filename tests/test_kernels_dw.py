@@ -138,12 +138,12 @@ def test_inplace_buffer_size_comes_from_the_c_code():
     assert kd.inplace_chw_buffer_size(kd.machine("cortex-m7"), params) == 48 + 42 * 42 + 4
 
 
-def test_channel_table_folds_the_offsets():
-    f = np.array([1, -2, 3, 4], np.int8).reshape(1, 2, 2, 1)
-    table = kd.channel_table(np.array([100], np.int32), f, np.array([1 << 30], np.int32),
-                             np.array([-3], np.int32), input_offset=5, output_offset=-2)
-    # bias + 5 * (1 - 2 + 3 + 4); 2 * 2^30; 2^2 + (-2) * 2^3; right shift 3
-    np.testing.assert_array_equal(table, [[130, -(1 << 31), 4 - 16, 3]])
+def test_channel_table_folds_the_output_offset_into_the_rounding():
+    table = kd.channel_table(np.array([100, -7], np.int32), np.array([1 << 30, 1 << 30], np.int32),
+                             np.array([-3, 1], np.int32), output_offset=-2)
+    # bias; multiplier; 2^1 + (-2) * 2^2 (fast path), 0 (a left shift: general path);
+    # right shift - 1
+    np.testing.assert_array_equal(table, [[100, 1 << 30, 2 - 8, 2], [-7, 1 << 30, 0, -2]])
 
 
 def test_filter_layouts():
@@ -207,7 +207,7 @@ def test_add_wrapper_refuses_broadcasting():
 def test_kernels_return_an_error_status_for_bad_arguments(kernel):
     x, f, mult, shift = small_case()
     params = kd._dw_params(x.shape, f.shape, (4, 4), (1, 1), (1, 1), (0, 0), 0, 0, 10, -10)
-    table = kd.channel_table(None, f, mult, shift, 0, 0)
+    table = kd.channel_table(None, mult, shift, 0)
     out = np.zeros((4, 4, 4), np.int8)
     res = kd.machine("cortex-m7").call(kernel, In(params), In(x[0]), In(kd.filter_groups_of_4(f)),
                                        In(table), out)

@@ -54,7 +54,7 @@ FX_LOOP(fx_dw_pack4, ts_dw_pack4(__ssat((int32_t)x, 8), __ssat((int32_t)y, 8),
 void fx_dw_requant_fast(const int32_t *acc, const ts_dw_channel *ch, int32_t *out, int n)
 {
     for (int i = 0; i < n; i++)
-        out[i] = ts_dw_requant_fast(acc[i], ch[i].multiplier2, ch[i].rounding, ch[i].right_shift);
+        out[i] = ts_dw_requant_fast(acc[i], ch[i].multiplier, ch[i].rounding, ch[i].post_shift);
 }
 
 void fx_dw_requant_general(const int32_t *acc, const ts_dw_channel *ch, int32_t *out, int n,

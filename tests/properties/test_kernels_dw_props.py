@@ -126,8 +126,11 @@ def requant_cases(draw, fast: bool):
                                   st.sampled_from([INT32_MIN, INT32_MAX, 0, -1, 1])),
                         min_size=n, max_size=n))
     if fast:
-        mult = draw(st.lists(st.integers(1 << 30, INT32_MAX), min_size=n, max_size=n))
-        shift = draw(st.lists(st.integers(-kd.FAST_MAX_RIGHT_SHIFT, -1), min_size=n, max_size=n))
+        mult = draw(st.lists(st.one_of(st.integers(1 << 30, INT32_MAX), st.integers(0, INT32_MAX),
+                                       st.sampled_from([0, INT32_MAX, INT32_MAX - 2, 1 << 30])),
+                             min_size=n, max_size=n))
+        shift = draw(st.lists(st.integers(-kd.FAST_MAX_RIGHT_SHIFT, -kd.FAST_MIN_RIGHT_SHIFT),
+                              min_size=n, max_size=n))
     else:
         mult = draw(st.lists(st.one_of(st.integers(0, INT32_MAX), st.just(0)),
                              min_size=n, max_size=n))
@@ -146,8 +149,7 @@ def reference_requant(acc, mult, shift, offset):
 @given(case=requant_cases(fast=True))
 def test_fast_requantization_is_tflm_exact(cpu, case):
     acc, mult, shift, offset = case
-    table = kd.channel_table(np.zeros(len(acc), np.int32), np.zeros((1, 1, 1, len(acc)), np.int8),
-                             mult, shift, 0, offset)
+    table = kd.channel_table(None, mult, shift, offset)
     assert np.all(table[:, 2] != 0), "every channel takes the fast path"
     out = np.zeros(len(acc), np.int32)
     fixture_machine(cpu).call("fx_dw_requant_fast", acc, table, Out(out), len(acc))
@@ -158,8 +160,7 @@ def test_fast_requantization_is_tflm_exact(cpu, case):
 @given(case=requant_cases(fast=False))
 def test_general_requantization_is_tflm_exact(cpu, case):
     acc, mult, shift, offset = case
-    table = kd.channel_table(np.zeros(len(acc), np.int32), np.zeros((1, 1, 1, len(acc)), np.int8),
-                             mult, shift, 0, offset)
+    table = kd.channel_table(None, mult, shift, offset)
     out = np.zeros(len(acc), np.int32)
     fixture_machine(cpu).call("fx_dw_requant_general", acc, table, Out(out), len(acc), offset)
     expected = np.clip(reference_requant(acc, mult, shift, offset), -128, 127)
