@@ -62,7 +62,7 @@ class Layer:
     ``params`` is the op module's Params (DepthwiseConv2DParams, AddParams or PoolParams);
     ``filter``/``bias`` are the depthwise constants (None for ADD and pools).
     """
-    name: str                          # e.g. "mcunet_vww1 op 3: 3x3 s1 40x40x16"
+    name: str                          # e.g. "mcunet_vww1 op 7: dw 3x3/2 42x42x48->20x20x48"
     opcode: str
     input_shape: tuple[int, ...]       # NHWC
     output_shape: tuple[int, ...]
@@ -99,8 +99,11 @@ def model_layer(path, op_index: int) -> Layer:
         params = ref_dw.prepare(graph, op)
         filt = ins[1].data
         bias = ins[2].data if len(ins) > 2 and ins[2] is not None else None
-        what = (f"{filt.shape[1]}x{filt.shape[2]} s{params.stride_h} {h}x{w}x{c}"
-                f"{'' if shape_out[1:3] == (h, w) else f'->{shape_out[1]}x{shape_out[2]}'}")
+        stride = "" if (params.stride_h, params.stride_w) == (1, 1) else \
+            f"/{params.stride_h}" if params.stride_h == params.stride_w else \
+            f"/{params.stride_h}x{params.stride_w}"
+        what = (f"dw {filt.shape[1]}x{filt.shape[2]}{stride} {h}x{w}x{c}->"
+                f"{shape_out[1]}x{shape_out[2]}x{shape_out[3]}")
         return Layer(f"{model} op {op_index}: {what}", op.opcode, shape_in, shape_out,
                      params, filt, bias)
     if op.opcode == "ADD":
@@ -109,8 +112,9 @@ def model_layer(path, op_index: int) -> Layer:
     if op.opcode in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
         params = prepare_pool(graph, op)
         kind = "avgpool" if op.opcode == "AVERAGE_POOL_2D" else "maxpool"
-        return Layer(f"{model} op {op_index}: {kind} {params.filter_h}x{params.filter_w} "
-                     f"s{params.stride_h} {h}x{w}x{c}", op.opcode, shape_in, shape_out, params)
+        return Layer(f"{model} op {op_index}: {kind} {params.filter_h}x{params.filter_w}/"
+                     f"{params.stride_h} {h}x{w}x{c}->{shape_out[1]}x{shape_out[2]}x{c}",
+                     op.opcode, shape_in, shape_out, params)
     raise UnsupportedError(f"{model}: op {op_index} is {op.opcode}; model_layer takes "
                            "DEPTHWISE_CONV_2D, ADD, AVERAGE_POOL_2D or MAX_POOL_2D")
 
