@@ -65,12 +65,9 @@ int32_t ts_convolve_1x1_s8(const ts_conv_params *params, const int8_t *input,
                            const int32_t *packed, int16_t *buffer, int8_t *output)
 {
     const ts_conv_params *p = params;
-    if (p->filter_h != 1 || p->filter_w != 1 || p->pad_h != 0 || p->pad_w != 0 ||
-        p->batches < 1 || p->input_c < 1 || p->output_c < 1 || p->output_h < 1 ||
-        p->output_w < 1 || p->stride_h < 1 || p->stride_w < 1 ||
-        (p->output_h - 1) * p->stride_h >= p->input_h ||
-        (p->output_w - 1) * p->stride_w >= p->input_w || p->act_min < -128 ||
-        p->act_max > 127 || p->act_min > p->act_max)
+    if (!ts_conv_params_valid(p) || p->filter_h != 1 || p->filter_w != 1 || p->pad_h != 0 ||
+        p->pad_w != 0 || (p->output_h - 1) * p->stride_h >= p->input_h ||
+        (p->output_w - 1) * p->stride_w >= p->input_w)
         return TS_ERROR_ARGUMENT;
     int32_t *buf = (int32_t *)(void *)buffer;
     const int32_t k4 = (p->input_c + 3) & ~3;
