@@ -112,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extensions():
     """Subcommand groups that live beside their subsystem (plans, ARM kernels)."""
-    return []
+    from . import cli_kernels, cli_plan  # noqa: PLC0415 - keep `tinysim info` import-light
+    return [cli_plan, cli_kernels]
 
 
 def main(argv: list[str] | None = None) -> int:
