@@ -74,7 +74,8 @@ class SearchResult:
 
 
 def patch_splits(graph: Graph) -> list[int]:
-    """Ops after which a patch stage can end: downsampling ops of the spatial stage."""
+    """Ops after which a patch stage can end: the downsampling ops of the spatial stage
+    (the earliest ``PATCH_SPLITS``), else the deepest op whose output has two rows."""
     stage = spatial_stage(graph)
     if stage is None:
         return []
@@ -91,6 +92,17 @@ def patch_splits(graph: Graph) -> list[int]:
             except PlanError:
                 continue  # a residual crosses the split
             out.append(i)
+    if not out:  # no downsampling: the deepest op whose output a grid can still cut
+        for i in range(end - 1, start - 1, -1):
+            y = graph.tensor(graph.operators[i].outputs[0]).shape
+            if y[1] < 2 or stage_problem(graph, start, i + 1) is not None:
+                continue
+            try:
+                patch.boundary_tensors(graph, start, i)
+            except PlanError:
+                continue
+            out.append(i)
+            break
     return out[:PATCH_SPLITS]
 
 
