@@ -502,10 +502,65 @@ TS_INLINE int ts_conv_params_valid(const ts_conv_params *p)
            p->act_max <= 127 && p->act_min <= p->act_max;
 }
 
+/** @brief Two bytes at any alignment (a plain LDRH). */
+TS_INLINE uint32_t ts_load2(const int8_t *p)
+{
+    uint16_t v;
+    __builtin_memcpy(&v, p, 2);
+    return v;
+}
+
+/**
+ * @brief The 27 window values of a 3x3 window on 3 input channels that lies inside the
+ *        input, from its three 9-byte rows r0, r1, r2, as the 7 groups of K = 0..27 (the
+ *        28th value is 0), straight into one pixel's tile-buffer lanes.
+ *
+ * Rows are read with unaligned word loads and the three words that straddle two rows are
+ * spliced. No load leaves the window's rows except r1 - 1, the byte before row 1, which
+ * is in the input (row 1 is not the input's first row).
+ */
+TS_INLINE void ts_pack_window_3x3_c3(int32_t *dst, const int8_t *r0, const int8_t *r1,
+                                     const int8_t *r2, int doubled)
+{
+    ts_pack_word(dst, ts_load4(r0), doubled);
+    ts_pack_word(dst + 8, ts_load4(r0 + 4), doubled);
+    ts_pack_word(dst + 16, (int32_t)(((uint32_t)ts_load4(r1 - 1) & 0xFFFFFF00u) |
+                                     (uint8_t)r0[8]), doubled);
+    ts_pack_word(dst + 24, ts_load4(r1 + 3), doubled);
+    ts_pack_word(dst + 32, (int32_t)(ts_load2(r1 + 7) | (ts_load2(r2) << 16)), doubled);
+    ts_pack_word(dst + 40, ts_load4(r2 + 2), doubled);
+    ts_pack_word(dst + 48, (int32_t)((uint32_t)ts_load4(r2 + 5) >> 8), doubled);
+}
+
+/**
+ * @brief Pack one output pixel's window of a 3x3, dilation-1 layer on 3 input channels:
+ *        direct loads inside the input, the staged gather at the borders. S: the stride
+ *        when known at compile time, 0 to read it from p.
+ */
+TS_INLINE void ts_pack_3x3_c3(int32_t *dst, int8_t *stage, const ts_conv_params *p,
+                              const int8_t *input, ts_pixel_pos pos, int32_t zp4, int doubled,
+                              const int S)
+{
+    const int32_t in_h = p->input_h, in_w = p->input_w;
+    const int32_t sh = S ? S : p->stride_h, sw = S ? S : p->stride_w;
+    const int32_t y0 = pos.y * sh - p->pad_h, x0 = pos.x * sw - p->pad_w;
+    if (y0 >= 0 && y0 + 2 < in_h && x0 >= 0 && x0 + 2 < in_w)
+    {
+        const int8_t *r0 = input + ((pos.b * in_h + y0) * in_w + x0) * 3;
+        ts_pack_window_3x3_c3(dst, r0, r0 + 3 * in_w, r0 + 6 * in_w, doubled);
+    }
+    else
+    {
+        ts_gather_window(stage, p, input, pos, zp4, 3, 3, 1, 1);
+        ts_pack_pixel(dst, stage, 27, doubled);
+    }
+}
+
 /**
  * @brief A whole im2col convolution layer: windows gathered
- *        4 output pixels at a time (straight into the tile buffer when input_c % 4 == 0,
- *        else through the K4-byte stage after it), then ts_tile.
+ *        4 output pixels at a time (straight into the tile buffer when input_c % 4 == 0
+ *        or for a 3x3 window on 3 channels, else through the K4-byte stage after the
+ *        tile buffer), then ts_tile.
  */
 TS_INLINE void ts_conv_im2col(const ts_conv_params *p, const int8_t *input,
                               const int32_t *packed, int32_t *buffer, int8_t *output,
@@ -527,7 +582,9 @@ TS_INLINE void ts_conv_im2col(const ts_conv_params *p, const int8_t *input,
         for (int32_t q = 0; q < 4; q++)
         {
             /* a short last tile repeats its last pixel in the unused lanes */
-            if (direct)
+            if (FH == 3 && FW == 3 && DH == 1 && DW == 1 && p->input_c == 3)
+                ts_pack_3x3_c3(buffer + 2 * q, stage, p, input, pos, zp4, doubled, 0);
+            else if (direct)
                 ts_pack_window_direct(buffer + 2 * q, p, input, pos, zp4, doubled, FH, FW,
                                       DH, DW);
             else

@@ -315,7 +315,9 @@ int32_t ts_convolve_s8(const ts_conv_params *params, const int8_t *input,
 
 /**
  * @brief Convolution, int8, NHWC, 3x3 window, dilation 1, any stride and padding: the
- *        window loops of ts_convolve_s8 unrolled for 3x3, same arguments and layout.
+ *        window loops of ts_convolve_s8 unrolled for 3x3, same arguments and layout; with
+ *        3 input channels, windows inside the input are read as in
+ *        ts_convolve_3x3_s2_c3_s8.
  * @return TS_OK, or TS_ERROR_ARGUMENT if the window is not 3x3, a dilation is not 1 or
  *         ts_convolve_s8 would reject the arguments.
  */
