@@ -242,3 +242,38 @@ def test_every_dsp_instruction_the_kernels_run_has_a_model():
     used = executed & DSP_AND_MULTIPLY
     assert {"smlad", "sxtb16", "smmlar", "ssat", "sadd16"} <= used
     assert used <= modeled, f"DSP instructions without a model: {sorted(used - modeled)}"
+
+
+def run_cli(argv, capsys):
+    import argparse
+
+    from tinysim import cli_kernels
+    parser = argparse.ArgumentParser(prog="tinysim")
+    cli_kernels.add_subparsers(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    status = args.func(args)
+    return status, capsys.readouterr().out
+
+
+def test_cli_kernels_bench_json_records(capsys):
+    import json
+    status, out = run_cli(["kernels", "bench", "--kernel", "convolve_1x1", "--json"], capsys)
+    records = json.loads(out)
+    assert status == 0 and records
+    assert {"kernel", "shape", "macs", "instructions", "instructions_per_mac",
+            "m4_cycles_estimate", "emulator_instructions_per_second", "bit_exact"} <= set(records[0])
+    ref = next(r for r in records if r["shape"] == "reference: 1x1 20x20x32->64")
+    assert ref["macs"] == 20 * 20 * 32 * 64 and ref["instructions_per_mac"] <= 2.2
+    assert any(r["shape"].startswith("mcunet_vww1 op 5: 1x1 40x40x8") for r in records)
+    assert all(r["kernel"] == "ts_convolve_1x1_s8" and r["bit_exact"] for r in records)
+
+
+def test_cli_kernels_bench_table_and_check(capsys):
+    status, out = run_cli(["kernels", "bench", "--kernel", "fully_connected"], capsys)
+    assert status == 0 and "lenet_mnist op 2: fc 784->300" in out and "estimate" in out
+    status, out = run_cli(["kernels", "check", "--kernel", "fully_connected", "--count", "3",
+                           "--cpu", "cortex-m4"], capsys)
+    assert status == 0
+    assert out.splitlines()[0].split() == ["ts_fully_connected_s8", "cortex-m4", "5",
+                                           "bit-exact", "0", "failed"]
+    assert out.strip().splitlines()[-1].startswith("5/5 kernel runs bit-exact")
