@@ -123,11 +123,15 @@ def tiled_plan(graph: Graph, args: argparse.Namespace, sram: int | None,
         if not result.fits:
             lines.append(f"no candidate fits {sram:,} B; the smallest needs {best.peak:,} B")
         return TiledResult(best.plan, tuple(lines), result.fits)
-    if args.patch:
-        p = _patch_plan(graph, args.patch, outside, alignment)
-    else:
-        p = split.plan(graph, args.split, args.order, None, outside, alignment)
+    def make(input_outside: bool) -> Plan:
+        if args.patch:
+            return _patch_plan(graph, args.patch, input_outside, alignment)
+        return split.plan(graph, args.split, args.order, None, input_outside, alignment)
+
+    p, other = make(outside), make(not outside)
     lines = (f"{p.label}: arena {p.arena_bytes:,} B [{accounting(p, outside)}]",
-             _macs_line(graph, p))
+             _macs_line(graph, p),
+             f"with the input image {'inside' if outside else 'outside'} the arena: "
+             f"{other.arena_bytes:,} B")
     return TiledResult(p, lines, sram is None or p.arena_bytes <= sram)
 
