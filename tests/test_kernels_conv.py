@@ -277,3 +277,29 @@ def test_cli_kernels_bench_table_and_check(capsys):
     assert out.splitlines()[0].split() == ["ts_fully_connected_s8", "cortex-m4", "5",
                                            "bit-exact", "0", "failed"]
     assert out.strip().splitlines()[-1].startswith("5/5 kernel runs bit-exact")
+
+
+def test_kernels_touch_nothing_outside_their_buffers_exact_bounds():
+    """With exact_bounds the harness checks every access against the argument buffers,
+    including reads just before an array's start (the 3-channel window loads read the
+    byte before a window row; it must be inside the input)."""
+    from arm_emu import Machine
+    m = Machine.from_sources(kc.SOURCES, "cortex-m7", exact_bounds=True)
+    rng = np.random.default_rng(4)
+    for kernel, (h, w, in_c, fh, stride, pad) in {
+            "ts_convolve_1x1_s8": (3, 5, 7, 1, (1, 1), (0, 0)),
+            "ts_convolve_3x3_s8": (5, 4, 3, 3, (1, 1), (0, 0)),
+            "ts_convolve_s8": (5, 6, 5, 3, (2, 1), (1, 1)),
+            "ts_convolve_3x3_s2_c3_s8": (7, 7, 3, 3, (2, 2), (0, 0))}.items():
+        x, f, bias, mult, shift = conv_case(rng, h, w, in_c, 5, fh, fh)
+        oh = (h + 2 * pad[0] - fh) // stride[0] + 1
+        ow = (w + 2 * pad[1] - fh) // stride[1] + 1
+        kw = dict(output_size=(oh, ow), stride=stride, padding=pad, input_offset=-9,
+                  output_offset=4)
+        run = kc.run_conv(m, x, f, bias, mult, shift, kernel=kernel, **kw)
+        np.testing.assert_array_equal(run.output, conv_2d(x, f, bias, mult, shift, **kw))
+    x = rng.integers(-128, 128, (2, 13), dtype=np.int8)
+    f = rng.integers(-127, 128, (6, 13), dtype=np.int8)
+    run = kc.run_fully_connected(m, x, f, None, 1 << 30, -7, input_offset=3, output_offset=0)
+    np.testing.assert_array_equal(run.output, fully_connected(x, f, None, 1 << 30, -7,
+                                                              input_offset=3, output_offset=0))
