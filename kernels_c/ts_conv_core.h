@@ -1,6 +1,7 @@
 /**
  * @file ts_conv_core.h
- * @brief Private building blocks of tinysim's convolution kernels (ts_convolve_*).
+ * @brief Private building blocks of tinysim's convolution kernels (ts_convolve_*) and
+ *        of ts_fully_connected_s8 (input widening, modes, requantization).
  *
  * Every convolution runs as a matrix product: a tile of 4 output pixels times one filter
  * row of K = filter_h * filter_w * input_c weights (padded with zero weights to K4, a
@@ -19,8 +20,8 @@
  * offset, TFLM's two roundings fold into one floor of an exact quantity,
  *     out = floor((acc * m + 2^30 + 2^(30+e) - 2^31 * (acc < 0)) / 2^(31+e)) + z
  * (its rounding doubling high multiply is floor((acc * m + 2^30) / 2^31) for m >= 0, its
- * rounding divide adds 2^(e-1) - (y < 0), floor(floor(u) + k) / n) = floor((u + k) / n)
- * for integers k, n; (y < 0) may read (acc < 0): they differ only where y = 0 and both
+ * rounding divide adds 2^(e-1) - (y < 0), and floor((floor(u) + k) / n) = floor((u + k) / n)
+ * for integers k, n > 0; (y < 0) may read (acc < 0): they differ only where y = 0 and both
  * give 0). Doubling numerator and denominator, with A = 2 * acc:
  *     out = ((R * 2^32 + A * m + 2^31) >> 32) >> e,  R = 2^(e-1) + z * 2^e - (A < 0)
  * which is SMMLAR(A, m, rounding + (A >> 31)) then ASR by e: 4 instructions with the
@@ -28,7 +29,7 @@
  * lanes hold 2x, still int16) from a doubled bias. The 32-bit result is exact when
  * |acc| < 2^30 and 1 <= e <= 22 (then |R| < 2^29 + 2^22 and |A * m / 2^32| < 2^30).
  * ts_conv_mode() checks this per layer from the biases and K (|acc| <= |bias| + K * 2^14);
- * a layer outside it (huge biases, a multiplier >= 0.25 or < 2^-22) takes the generic
+ * a layer outside it (huge biases, an effective scale >= 0.5 or < 2^-23) takes the generic
  * path: plain inputs and ts_requantize() (TFLM's formula) per output.
  *
  * Packed filter (prepared on the host, see ts_nn.h): word 0 holds bias_0, then for each

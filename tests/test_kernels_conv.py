@@ -73,8 +73,9 @@ def test_first_layer_kernel_beats_the_general_im2col_on_mcunet_vww1():
 
 @pytest.mark.parametrize("cpu", CPUS)
 def test_fast_and_generic_requantization_paths(cpu):
-    """Fast path: SMMLAR per output; a huge bias, a multiplier >= 0.25 or a shift below
-    -22 send the layer to the generic path (TFLM's formula); all bit-exact."""
+    """Fast path: SMMLAR per output; a huge bias, an effective scale >= 0.5 (shift >= 0)
+    or < 2^-23 (shift below -22) sends the layer to the generic path (TFLM's formula);
+    all bit-exact."""
     rng = np.random.default_rng(5)
     m = kc.machine(cpu)
     kw = dict(output_size=(4, 5), input_offset=-3, output_offset=7)
