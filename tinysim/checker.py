@@ -72,7 +72,7 @@ def check_plan(graph: Graph, plan: Plan) -> CheckReport:
             f"not this one (sha256 {graph.sha256[:12]}); re-plan it")
         return CheckReport(plan, tuple(problems))
     _check_buffers(graph, plan, add)
-    if problems:
+    if any(p.kind == "buffer" for p in problems):
         return CheckReport(plan, tuple(problems))
     _check_steps(graph, plan, add)
     _check_overlaps(graph, plan, add)
@@ -399,7 +399,8 @@ def _unsafe_inplace(graph: Graph, plan: Plan, per_kind: int) -> list[Mutant]:
             bin_ = plan.buffer(next(a for a in st.reads if a.tensor == st.inplace.input).buffers[0])
             bout = plan.buffer(st.writes[0].buffers[0])
             offset = bin_.offset if st.inplace.scheme == "rows" else bin_.offset + plan.alignment
-            if offset != bout.offset:
+            # still on the input, so later input bytes are overwritten: a real fault
+            if offset != bout.offset and offset < bin_.end:
                 out.append(Mutant("unsafe_inplace", f"step {k}: '{st.inplace.scheme}' in-place "
                                   f"output moved from {bout.offset} to {offset} (input at "
                                   f"{bin_.offset})", _with_buffer(plan, bout.name, offset=offset)))

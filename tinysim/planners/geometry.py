@@ -63,10 +63,11 @@ def fold_offset(graph: Graph, op: Operator, slot: int, tensor: int,
 def needed_box(graph: Graph, op: Operator, slot: int, out_box: Box | None,
                offset: tuple[int, ...]) -> Box:
     """The box of the read tensor (logical input shifted by ``offset``) that the step
-    must read for output box ``out_box`` (None: the whole output, whole-op step)."""
+    must read: for a whole-op step (``out_box`` None) the logical input; for a region
+    step computing ``out_box``, its window including the op's own padding."""
     logical = graph.tensor(op.inputs[slot]).shape
     y = graph.tensor(op.outputs[0]).shape
-    if out_box is None or out_box == Box.whole(y):
+    if out_box is None:
         return Box(tuple(offset), tuple(o + s for o, s in zip(offset, logical)))
     if op.opcode in SPATIAL_OPS and slot == 0:
         eff_h, eff_w, s_h, s_w = window(graph, op)

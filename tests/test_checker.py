@@ -1,0 +1,102 @@
+"""The checker catches every faulty plan derived from a valid one (mutation testing)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from conftest import MODEL_NAMES, shared_model
+
+from tinysim.checker import MUTATION_KINDS, check_plan, mutants, mutation_test
+from tinysim.errors import PlanError
+from tinysim.loader import load_model
+from tinysim.plan import InPlace
+from tinysim.planners import make_plan
+from tinysim.verify import make_inputs
+
+CONFIGS = (("tflm", ()), ("tflm", ("inplace",)), ("best", ("inplace",)))
+
+
+@pytest.fixture(scope="module")
+def graphs():
+    return {name: load_model(shared_model(name)) for name in MODEL_NAMES}
+
+
+@pytest.mark.parametrize("planner,options", CONFIGS, ids=["+".join((p,) + o) for p, o in CONFIGS])
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_mutation_kill_rate_is_total(name, planner, options, graphs):
+    g = graphs[name]
+    plan = make_plan(g, planner, options)
+    report = mutation_test(g, plan, make_inputs(g, 1, 0)[0])
+    assert len(report.results) >= 15
+    assert report.kill_rate == 1.0, [r.mutant.description for r in report.survivors]
+    assert all(r.static for r in report.results)
+
+
+def test_every_mutation_kind_is_exercised(graphs):
+    kinds = set()
+    for name in ("mcunet_vww1", "mlperf_ic"):
+        for planner, options in CONFIGS:
+            kinds |= {m.kind for m in mutants(graphs[name], make_plan(graphs[name], planner,
+                                                                      options))}
+    assert kinds == set(MUTATION_KINDS)
+
+
+@pytest.mark.parametrize("name", ["mlperf_ic", "mcunet_vww1"])
+def test_shadow_memory_catches_faults_on_its_own(name, graphs):
+    """Run every mutant in the arena too: the shadow memory alone must catch the faults a
+    run can observe (an overwritten value read later), and never flag a valid plan."""
+    g = graphs[name]
+    plan = make_plan(g, "best", ["inplace"])
+    report = mutation_test(g, plan, make_inputs(g, 1, 0)[0], dynamic=True)
+    by_kind: dict[str, list[bool]] = {}
+    for r in report.results:
+        by_kind.setdefault(r.mutant.kind, []).append(bool(r.dynamic))
+    assert all(by_kind["shrink_arena"])        # the executor refuses a buffer past the end
+    assert any(by_kind["shift_offset"]) and any(by_kind["alias_same_range"])
+    assert any(by_kind["unsafe_inplace"])
+    assert report.kill_rate == 1.0
+
+
+def test_problem_kinds_per_mutation(graphs):
+    g = graphs["mcunet_vww1"]
+    plan = make_plan(g, "best", ["inplace"])
+    expected = {"shift_offset": {"overlap", "fit"}, "shrink_arena": {"fit"},
+                "shorten_live_range": {"liveness"}, "alias_same_range": {"overlap"},
+                "unsafe_inplace": {"overlap", "inplace"}}
+    for m in mutants(g, plan):
+        kinds = {p.kind for p in check_plan(g, m.plan).problems}
+        assert kinds & expected[m.kind], (m.description, kinds)
+
+
+def test_unsafe_rows_inplace_is_explained(graphs):
+    g = graphs["mlperf_ic"]
+    plan = make_plan(g, "best", ["inplace"])
+    k, st = next((k, s) for k, s in enumerate(plan.steps) if s.kernel == "op_rows")
+    x = plan.buffer(st.reads[0].buffers[0])
+    y = plan.buffer(st.writes[0].buffers[0])
+    bad = replace(plan, buffers=tuple(replace(b, offset=x.offset) if b.name == y.name else b
+                                      for b in plan.buffers))
+    (problem,) = [p for p in check_plan(g, bad).problems if p.kind == "overlap"]
+    assert f"declared in place at step {k} (CONV_2D)" in problem.message
+    assert "row by row it must start at most" in problem.message
+
+
+def test_declared_inplace_on_a_conv_is_refused(graphs):
+    g = graphs["mlperf_kws"]
+    plan = make_plan(g, "tflm")
+    st = plan.steps[1]
+    x, y = st.reads[0], st.writes[0]
+    steps = plan.steps[:1] + (replace(st, inplace=InPlace(x.tensor, y.tensor, "elementwise")),) \
+        + plan.steps[2:]
+    xb = plan.buffer(x.buffers[0])
+    bad = replace(plan, steps=steps, buffers=tuple(
+        replace(b, offset=xb.offset) if b.name == y.buffers[0] else b for b in plan.buffers))
+    messages = [p.message for p in check_plan(g, bad).problems]
+    assert any("DEPTHWISE_CONV_2D is not elementwise" in m for m in messages), messages
+
+
+def test_mutation_testing_needs_a_valid_plan(graphs):
+    g = graphs["mlperf_kws"]
+    plan = make_plan(g, "tflm")
+    with pytest.raises(PlanError, match="needs a valid plan"):
+        mutation_test(g, replace(plan, arena_bytes=10))
