@@ -6,8 +6,9 @@ does once per model), calls it on an emulated Cortex-M and returns a ``KernelRun
 (the output, shaped like kernels_ref's, and the call's RunStats).
 
 Host-side preparation, all arithmetically identical to TFLM:
-  - ``channel_table``: per output channel, the bias, the multiplier, the fast
-    requantization's rounding constant (with the output offset folded in) and -shift - 1;
+  - ``channel_table``: per output channel, the bias, the multiplier and either the fast
+    requantization's rounding constant (with the output offset folded in) and -shift - 1,
+    or TFLM's shift and -1 for channels that take TFLM's own sequence;
     the C header (ts_dw_channel) and kernels_c/ts_dw_support.h derive the arithmetic.
   - ``filter_groups_of_4``: NHWC kernels read the weights of four channels of one tap as
     one word: TFLite's 1HWC filter reordered to [ceil(C/4)][H*W][4], zeros past C.
@@ -39,7 +40,7 @@ DEPTHWISE_KERNELS = ("ts_depthwise_conv_s8", "ts_depthwise_conv_3x3_s8")
 TS_OK = 0
 # ts_dw_requant_fast's domain (kernels_c/ts_dw_support.h)
 FAST_MIN_RIGHT_SHIFT = 2
-FAST_MAX_RIGHT_SHIFT = 22
+FAST_MAX_RIGHT_SHIFT = 23
 
 
 @dataclass(frozen=True)
@@ -123,23 +124,28 @@ def channel_table(bias: np.ndarray | None, output_multiplier: np.ndarray,
                   output_shift: np.ndarray, output_offset: int) -> np.ndarray:
     """ts_dw_channel[C] as an int32 [C, 4] array.
 
-    Columns: bias (0 when omitted), multiplier, 2^(e-2) + output_offset * 2^(e-1) for
-    channels the fast requantization handles (else 0, unused), e - 1, with e = -shift.
+    Columns: bias (0 when omitted), multiplier, then for a channel the fast
+    requantization takes (2 <= e <= 23, e = -shift) 2^(e-2) + output_offset * 2^(e-1)
+    and e - 1, for any other channel its shift and -1.
     """
     mult = np.asarray(output_multiplier, np.int64).reshape(-1)
-    right = -np.asarray(output_shift, np.int64).reshape(-1)
+    shift = np.asarray(output_shift, np.int64).reshape(-1)
     bias64 = np.zeros(mult.size, np.int64) if bias is None else \
         np.asarray(bias, np.int64).reshape(-1)
-    if not bias64.size == mult.size == right.size:
+    if not bias64.size == mult.size == shift.size:
         raise ShapeError(f"channel_table: bias, multipliers and shifts need one entry per "
-                         f"channel, got {bias64.size}, {mult.size}, {right.size}")
-    if np.any(mult < 0) or np.any(mult >= 1 << 31):
-        raise UnsupportedError("channel_table: output multipliers must be QuantizeMultiplier "
-                               "values in [0, 2^31)")
-    fast = (right >= FAST_MIN_RIGHT_SHIFT) & (right <= FAST_MAX_RIGHT_SHIFT)
-    e = np.clip(right, FAST_MIN_RIGHT_SHIFT, FAST_MAX_RIGHT_SHIFT)
-    rounding = np.where(fast, (1 << (e - 2)) + int(output_offset) * (1 << (e - 1)), 0)
-    return _wrap_int32(np.stack([bias64, mult, rounding, right - 1], 1))
+                         f"channel, got {bias64.size}, {mult.size}, {shift.size}")
+    if np.any(mult < 0) or np.any(mult >= 1 << 31) or np.any(shift < -31) or \
+            np.any(shift > 30):
+        raise UnsupportedError("channel_table: output multipliers and shifts must be "
+                               "QuantizeMultiplier values (multiplier in [0, 2^31), shift in "
+                               "[-31, 30])")
+    e = -shift
+    fast = (e >= FAST_MIN_RIGHT_SHIFT) & (e <= FAST_MAX_RIGHT_SHIFT)
+    ef = np.clip(e, FAST_MIN_RIGHT_SHIFT, FAST_MAX_RIGHT_SHIFT)
+    rounding = np.where(fast, (1 << (ef - 2)) + int(output_offset) * (1 << (ef - 1)), shift)
+    post_shift = np.where(fast, e - 1, -1)
+    return _wrap_int32(np.stack([bias64, mult, rounding, post_shift], 1))
 
 
 def filter_groups_of_4(filter: np.ndarray) -> np.ndarray:

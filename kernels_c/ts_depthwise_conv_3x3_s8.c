@@ -6,7 +6,7 @@
  * LDR, two SXTAB16, two SXTB16 and four SMLAxy (TS_DW_MAC4). */
 TS_DW_INLINE void dw3x3_inside(const ts_dw_params *p, const int8_t *input, const int8_t *filter,
                                const ts_dw_channel *channel, int8_t *out, int32_t iy0,
-                               int32_t ix0, uint32_t lo4, uint32_t hi4, const int fast)
+                               int32_t ix0, uint32_t lo4, uint32_t hi4, const int mixed)
 {
     const int32_t C = p->channels, WC = p->input_w * C, groups = C >> 2;
     const uint32_t off2 = ts_dw_offset2(p->input_offset);
@@ -26,13 +26,14 @@ TS_DW_INLINE void dw3x3_inside(const ts_dw_params *p, const int8_t *input, const
         TS_DW_MAC4(ts_dw_load32(r2), ts_dw_load32(w + 24), off2, a0, a1, a2, a3);
         TS_DW_MAC4(ts_dw_load32(r2 + C), ts_dw_load32(w + 28), off2, a0, a1, a2, a3);
         TS_DW_MAC4(ts_dw_load32(r2 + 2 * C), ts_dw_load32(w + 32), off2, a0, a1, a2, a3);
-        ts_dw_finish4(p, ch, o, a0, a1, a2, a3, lo4, hi4, fast);
+        ts_dw_finish4(p, ch, o, a0, a1, a2, a3, lo4, hi4, mixed);
     }
     ts_dw_tail_channels(p, input, filter, channel, out, iy0, ix0, 0, 3, 0, 3);
 }
 
+/* @p mixed: some channel takes TFLM's general requantization (ts_dw_finish4). */
 TS_DW_INLINE void dw3x3_all(const ts_dw_params *p, const int8_t *input, const int8_t *filter,
-                            const ts_dw_channel *channel, int8_t *output, const int fast)
+                            const ts_dw_channel *channel, int8_t *output, const int mixed)
 {
     const int32_t C = p->channels, sh = p->stride_h, sw = p->stride_w;
     const uint32_t lo4 = ts_dw_splat4(p->act_min), hi4 = ts_dw_splat4(p->act_max);
@@ -50,9 +51,9 @@ TS_DW_INLINE void dw3x3_all(const ts_dw_params *p, const int8_t *input, const in
         for (int32_t ox = 0; ox < p->output_w; ox++, out += C) {
             const int32_t ix0 = ox * sw - p->pad_w;
             if (rows_in && ox >= ox_lo && ox < ox_hi)
-                dw3x3_inside(p, input, filter, channel, out, iy0, ix0, lo4, hi4, fast);
+                dw3x3_inside(p, input, filter, channel, out, iy0, ix0, lo4, hi4, mixed);
             else
-                ts_dw_pixel(p, input, filter, channel, out, iy0, ix0, fast, 3);
+                ts_dw_pixel(p, input, filter, channel, out, iy0, ix0, 3, mixed);
         }
     }
 }
@@ -65,8 +66,8 @@ int32_t ts_depthwise_conv_3x3_s8(const ts_dw_params *params, const int8_t *input
         params->dilation_h != 1 || params->dilation_w != 1)
         return TS_ERROR_ARGUMENT;
     if (ts_dw_all_fast(channel, params->channels))
-        dw3x3_all(params, input, filter, channel, output, 1);
-    else
         dw3x3_all(params, input, filter, channel, output, 0);
+    else
+        dw3x3_all(params, input, filter, channel, output, 1);
     return TS_OK;
 }

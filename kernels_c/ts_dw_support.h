@@ -18,9 +18,12 @@
  * [a < 0] from the high word, so P is one SMLAL onto
  *     lo = (a & 0x80000000) | 0x40000000,   hi = rounding + (a >> 31)
  * and the result is the high word shifted right by e - 1: AND, ORR, ADD (ASR #31),
- * SMLAL, ASR. The high word ends within |a*b| / 2^32 + |rounding| + 1 < 2^30 + 2^29 for
- * every int32 a, b < 2^31 and e <= 22, so it never wraps. Checked against kernels_ref's
- * multiply_by_quantized_multiplier (tests/properties/test_kernels_dw_props.py).
+ * SMLAL, ASR. The high word ends within |a*b| / 2^32 + |rounding| + 1 < 2^30 + 2^29 + 2^22
+ * for every int32 a, b < 2^31 and e <= 23, so it never wraps. Channels outside
+ * 2 <= e <= 23 (they occur in real models: dead channels with e = 31, scales >= 0.25)
+ * are marked post_shift = -1 and take TFLM's own sequence, ts_requantize. Checked
+ * against kernels_ref's multiply_by_quantized_multiplier
+ * (tests/properties/test_kernels_dw_props.py).
  */
 #ifndef TS_DW_SUPPORT_H
 #define TS_DW_SUPPORT_H
@@ -97,21 +100,6 @@ TS_DW_INLINE uint32_t ts_dw_splat4(int32_t v)
     return ((uint32_t)v & 0xFFu) * 0x01010101u;
 }
 
-/** True when a channel can use ts_dw_requant_fast (see the file comment). */
-TS_DW_INLINE int ts_dw_channel_fast(const ts_dw_channel *ch)
-{
-    return ch->multiplier >= 0 && ch->post_shift >= 1 && ch->post_shift <= 21;
-}
-
-/** True when every one of @p n channels can use the fast requantization. */
-static inline int ts_dw_all_fast(const ts_dw_channel *ch, int32_t n)
-{
-    for (int32_t c = 0; c < n; c++)
-        if (!ts_dw_channel_fast(&ch[c]))
-            return 0;
-    return 1;
-}
-
 /** MultiplyByQuantizedMultiplier(acc, multiplier, -(post_shift + 1)) + output_offset, fast
  * form (file comment; @p rounding carries the offset); the caller saturates/clamps. */
 TS_DW_INLINE int32_t ts_dw_requant_fast(int32_t acc, int32_t multiplier, int32_t rounding,
@@ -124,14 +112,20 @@ TS_DW_INLINE int32_t ts_dw_requant_fast(int32_t acc, int32_t multiplier, int32_t
     return (int32_t)(p >> 32) >> post_shift;
 }
 
-/** TFLM's requantization, output offset and clamp for any channel constants: the
- * general path (ts_requantize from ts_support.h). */
-TS_DW_INLINE int32_t ts_dw_requant_general(int32_t acc, const ts_dw_channel *ch,
+/** One channel's TFLM requantization, output offset and clamp: the fast form, or
+ * ts_requantize for a channel marked post_shift < 0 (whose rounding field holds TFLM's
+ * shift). */
+TS_DW_INLINE int32_t ts_dw_requant_channel(int32_t acc, const ts_dw_channel *ch,
                                            int32_t output_offset, int32_t act_min,
                                            int32_t act_max)
 {
-    int32_t v = ts_requantize(acc, ch->multiplier, -1 - ch->post_shift);
-    v = (int32_t)((uint32_t)v + (uint32_t)output_offset);
+    int32_t v;
+    if (ch->post_shift >= 0) {
+        v = ts_dw_requant_fast(acc, ch->multiplier, ch->rounding, ch->post_shift);
+    } else {
+        v = ts_requantize(acc, ch->multiplier, ch->rounding);
+        v = (int32_t)((uint32_t)v + (uint32_t)output_offset);
+    }
     v = v < act_min ? act_min : v;
     return v > act_max ? act_max : v;
 }
@@ -181,12 +175,25 @@ TS_DW_INLINE void ts_dw_clip(int32_t origin, int32_t size, int32_t taps, int32_t
     *end = e > f ? e : f;
 }
 
-/* Requantizes, clamps and stores four channels' accumulators. */
+/** True when every one of @p n channels takes the fast requantization. */
+static inline int ts_dw_all_fast(const ts_dw_channel *ch, int32_t n)
+{
+    int32_t any = 0;
+    for (int32_t c = 0; c < n; c++)
+        any |= ch[c].post_shift;
+    return any >= 0;
+}
+
+/* Requantizes, clamps and stores four channels' accumulators: all four in SIMD when
+ * they all take the fast form, else one by one. @p mixed (compile-time) says some
+ * channel of the layer does not; only then is the group tested (one OR of the four
+ * post_shifts), so layers whose channels all take the fast form pay nothing. */
 TS_DW_INLINE void ts_dw_finish4(const ts_dw_params *p, const ts_dw_channel *ch, int8_t *out,
                                 int32_t a0, int32_t a1, int32_t a2, int32_t a3, uint32_t lo4,
-                                uint32_t hi4, const int fast)
+                                uint32_t hi4, const int mixed)
 {
-    if (fast) {
+    if (!mixed ||
+        (ch[0].post_shift | ch[1].post_shift | ch[2].post_shift | ch[3].post_shift) >= 0) {
         const uint32_t packed = ts_dw_pack4(
             __ssat(ts_dw_requant_fast(a0, ch[0].multiplier, ch[0].rounding, ch[0].post_shift), 8),
             __ssat(ts_dw_requant_fast(a1, ch[1].multiplier, ch[1].rounding, ch[1].post_shift), 8),
@@ -195,10 +202,10 @@ TS_DW_INLINE void ts_dw_finish4(const ts_dw_params *p, const ts_dw_channel *ch, 
         ts_dw_store32(out, ts_dw_clamp4(packed, lo4, hi4));
     } else {
         const int32_t oo = p->output_offset, lo = p->act_min, hi = p->act_max;
-        out[0] = (int8_t)ts_dw_requant_general(a0, &ch[0], oo, lo, hi);
-        out[1] = (int8_t)ts_dw_requant_general(a1, &ch[1], oo, lo, hi);
-        out[2] = (int8_t)ts_dw_requant_general(a2, &ch[2], oo, lo, hi);
-        out[3] = (int8_t)ts_dw_requant_general(a3, &ch[3], oo, lo, hi);
+        out[0] = (int8_t)ts_dw_requant_channel(a0, &ch[0], oo, lo, hi);
+        out[1] = (int8_t)ts_dw_requant_channel(a1, &ch[1], oo, lo, hi);
+        out[2] = (int8_t)ts_dw_requant_channel(a2, &ch[2], oo, lo, hi);
+        out[3] = (int8_t)ts_dw_requant_channel(a3, &ch[3], oo, lo, hi);
     }
 }
 
@@ -222,17 +229,17 @@ TS_DW_INLINE void ts_dw_tail_channels(const ts_dw_params *p, const int8_t *input
                 acc = (int32_t)((uint32_t)acc + (uint32_t)(x * w[4 * (ky * fw + kx)]));
             }
         }
-        out[c] = (int8_t)ts_dw_requant_general(acc, &channel[c], p->output_offset, p->act_min,
+        out[c] = (int8_t)ts_dw_requant_channel(acc, &channel[c], p->output_offset, p->act_min,
                                                p->act_max);
     }
 }
 
 /* One output pixel, window starting at input (iy0, ix0), summing only the taps inside
- * the input, as TFLM does. @p fast selects the requantization; @p fw_c is the window
- * width when known at compile time (0 = read it from params), which unrolls the row. */
+ * the input, as TFLM does. @p fw_c is the window width when known at compile time
+ * (0 = read it from params), which unrolls the row; @p mixed as in ts_dw_finish4. */
 TS_DW_INLINE void ts_dw_pixel(const ts_dw_params *p, const int8_t *input, const int8_t *filter,
                               const ts_dw_channel *channel, int8_t *out, int32_t iy0,
-                              int32_t ix0, const int fast, const int32_t fw_c)
+                              int32_t ix0, const int32_t fw_c, const int mixed)
 {
     const int32_t C = p->channels, W = p->input_w;
     const int32_t fw = fw_c ? fw_c : p->filter_w, taps = p->filter_h * fw;
@@ -262,7 +269,7 @@ TS_DW_INLINE void ts_dw_pixel(const ts_dw_params *p, const int8_t *input, const 
                                off2, a0, a1, a2, a3);
             }
         }
-        ts_dw_finish4(p, ch, out + 4 * g, a0, a1, a2, a3, lo4, hi4, fast);
+        ts_dw_finish4(p, ch, out + 4 * g, a0, a1, a2, a3, lo4, hi4, mixed);
     }
     ts_dw_tail_channels(p, input, filter, channel, out, iy0, ix0, ky0, ky1, kx0, kx1);
 }

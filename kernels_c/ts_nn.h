@@ -63,23 +63,22 @@ typedef struct
  * @brief Per-output-channel constants of a depthwise convolution, prepared on the host.
  *
  * From TFLM's bias[c], multiplier[c] and shift[c] (QuantizeMultiplier) and the output
- * offset, with e = -shift[c]:
- *  - bias       = bias[c] (0 without a bias).
- *  - multiplier = multiplier[c].
- *  - rounding   = 2^(e-2) + output_offset * 2^(e-1); used only by the fast requantization.
- *  - post_shift = e - 1 (= -1 - shift[c]).
- *
- * The kernels requantize with a 5-instruction form of TFLM's double rounding when every
- * channel has 2 <= e <= 22 (every real model), and with ts_requantize() otherwise; both
- * equal TFLM's MultiplyByQuantizedMultiplier bit for bit for every int32 accumulator
- * (ts_dw_support.h has the derivation).
+ * offset, with e = -shift[c]. A channel with 2 <= e <= 23 (nearly every channel of real
+ * models) takes a 5-instruction form of TFLM's double rounding:
+ *  - rounding   = 2^(e-2) + output_offset * 2^(e-1),
+ *  - post_shift = e - 1;
+ * any other channel takes TFLM's own sequence (ts_requantize):
+ *  - rounding   = shift[c],
+ *  - post_shift = -1.
+ * Both equal TFLM's MultiplyByQuantizedMultiplier bit for bit for every int32
+ * accumulator (ts_dw_support.h has the derivation).
  */
 typedef struct
 {
-    int32_t bias;       /**< bias[c]. */
+    int32_t bias;       /**< bias[c] (0 without a bias). */
     int32_t multiplier; /**< TFLM multiplier[c]. */
-    int32_t rounding;   /**< 2^(e-2) + output_offset * 2^(e-1) (fast path only). */
-    int32_t post_shift; /**< e - 1 = -1 - TFLM shift[c]. */
+    int32_t rounding;   /**< 2^(e-2) + output_offset * 2^(e-1), or shift[c]. */
+    int32_t post_shift; /**< e - 1, or -1. */
 } ts_dw_channel;
 
 /**

@@ -105,7 +105,7 @@ def test_depthwise_3x3_reference_shape_is_exact_and_at_most_6_instructions_per_m
 
 @pytest.mark.parametrize("cpu", CPUS)
 def test_general_requantization_path_on_a_layer(cpu):
-    """Multipliers >= 0.5 (no right shift) and tiny ones take ts_requantize, still exact."""
+    """Multipliers >= 0.25 and tiny ones take ts_requantize, next to fast channels."""
     x, f, bias, _, _, kwargs = reference_layer_40x40x48(1)
     x = x[:, :9, :7]
     kwargs["output_size"] = (9, 7)
@@ -132,18 +132,20 @@ def test_avgpool_window_over_256_points_accumulates_in_int32(cpu):
 
 
 def test_inplace_buffer_size_comes_from_the_c_code():
-    # 40x40 3x3 pad 1: 42x42 bordered image + 3 rows x 1 word x 4 weight words + 4 slack
+    # 40x40 3x3 pad 1: 3 rows x 1 word x 4 packed weight words, the 42x42 bordered image,
+    # 3 * stride + 4 bytes of slack
     params = kd._dw_params((1, 40, 40, 48), (1, 3, 3, 48), (40, 40), (1, 1), (1, 1), (1, 1),
                            0, 0, -128, 127)
-    assert kd.inplace_chw_buffer_size(kd.machine("cortex-m7"), params) == 48 + 42 * 42 + 4
+    assert kd.inplace_chw_buffer_size(kd.machine("cortex-m7"), params) == 48 + 42 * 42 + 7
 
 
-def test_channel_table_folds_the_output_offset_into_the_rounding():
-    table = kd.channel_table(np.array([100, -7], np.int32), np.array([1 << 30, 1 << 30], np.int32),
-                             np.array([-3, 1], np.int32), output_offset=-2)
-    # bias; multiplier; 2^1 + (-2) * 2^2 (fast path), 0 (a left shift: general path);
-    # right shift - 1
-    np.testing.assert_array_equal(table, [[100, 1 << 30, 2 - 8, 2], [-7, 1 << 30, 0, -2]])
+def test_channel_table_marks_the_requantization_of_each_channel():
+    table = kd.channel_table(np.array([100, -7, 3], np.int32),
+                             np.array([1 << 30, 1 << 30, 1 << 30], np.int32),
+                             np.array([-3, 1, -30], np.int32), output_offset=-2)
+    # bias; multiplier; fast: 2^1 + (-2) * 2^2 and e - 1; else TFLM's shift and -1
+    np.testing.assert_array_equal(table, [[100, 1 << 30, 2 - 8, 2], [-7, 1 << 30, 1, -1],
+                                          [3, 1 << 30, -30, -1]])
 
 
 def test_filter_layouts():

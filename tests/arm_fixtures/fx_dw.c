@@ -50,16 +50,17 @@ FX_LOOP(fx_dw_clamp4, ts_dw_clamp4(x, y, z))
 FX_LOOP(fx_dw_pack4, ts_dw_pack4(__ssat((int32_t)x, 8), __ssat((int32_t)y, 8),
                                  __ssat((int32_t)z, 8), __ssat((int32_t)(x ^ y), 8)))
 
-/* ts_dw_requant_fast and the general path over [n] accumulators and ts_dw_channel rows. */
+/* ts_dw_requant_fast, and ts_dw_requant_channel (either form, by the row's mark), over
+ * [n] accumulators and ts_dw_channel rows. */
 void fx_dw_requant_fast(const int32_t *acc, const ts_dw_channel *ch, int32_t *out, int n)
 {
     for (int i = 0; i < n; i++)
         out[i] = ts_dw_requant_fast(acc[i], ch[i].multiplier, ch[i].rounding, ch[i].post_shift);
 }
 
-void fx_dw_requant_general(const int32_t *acc, const ts_dw_channel *ch, int32_t *out, int n,
+void fx_dw_requant_channel(const int32_t *acc, const ts_dw_channel *ch, int32_t *out, int n,
                            int32_t output_offset)
 {
     for (int i = 0; i < n; i++)
-        out[i] = ts_dw_requant_general(acc[i], &ch[i], output_offset, -128, 127);
+        out[i] = ts_dw_requant_channel(acc[i], &ch[i], output_offset, -128, 127);
 }
