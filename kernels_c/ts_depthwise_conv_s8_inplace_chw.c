@@ -113,25 +113,44 @@ TS_DW_INLINE void dw_chw_pack_weights(int32_t fh, int32_t words, const int8_t *w
             }
 }
 
-/* Copies an input channel into the image's interior (the border stays untouched). */
+/* Copies n bytes, two words per step (plain LDR/STR: either side may be unaligned). */
+TS_DW_INLINE void dw_chw_copy(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n >= 8; n -= 8, src += 8, dst += 8) {
+        const uint32_t a = ts_dw_load32(src), b = ts_dw_load32(src + 4);
+        ts_dw_store32(dst, a);
+        ts_dw_store32(dst + 4, b);
+    }
+    if (n >= 4) {
+        ts_dw_store32(dst, ts_dw_load32(src));
+        n -= 4;
+        src += 4;
+        dst += 4;
+    }
+    for (; n > 0; n--)
+        *dst++ = *src++;
+}
+
+/* Copies an input channel into the image's interior (the border stays untouched): one
+ * run when the image rows are the input rows, else row by row. */
 static void dw_chw_copy_in(const ts_dw_params *p, const dw_chw_layout *l, const int8_t *src,
                            int8_t *image)
 {
-    int8_t *dst = image + p->pad_h * l->padded_w + p->pad_w;
-    for (int32_t y = 0; y < p->input_h; y++, dst += l->padded_w) {
-        int32_t x = 0;
-        for (; x + 4 <= p->input_w; x += 4)
-            ts_dw_store32(dst + x, ts_dw_load32(src + x));
-        for (; x < p->input_w; x++)
-            dst[x] = src[x];
-        src += p->input_w;
+    const int32_t w = p->input_w, h = p->input_h, pw = l->padded_w;
+    int8_t *dst = image + p->pad_h * pw + p->pad_w;
+    if (pw == w) {
+        dw_chw_copy(dst, src, h * w);
+        return;
     }
+    for (int32_t y = 0; y < h; y++, dst += pw, src += w)
+        dw_chw_copy(dst, src, w);
 }
 
 /* Requantizes, clamps and stores four consecutive outputs of one channel; @p fast: the
  * channel takes the fast requantization (compile-time). */
 TS_DW_INLINE void dw_chw_store4(const ts_dw_params *p, const ts_dw_channel *ch, int8_t *out,
-                                int32_t a0, int32_t a1, int32_t a2, int32_t a3, const int fast)
+                                int32_t a0, int32_t a1, int32_t a2, int32_t a3, uint32_t lo4,
+                                uint32_t hi4, const int fast)
 {
     if (fast) {
         const int32_t m = ch->multiplier, r = ch->rounding, e = ch->post_shift;
@@ -139,8 +158,7 @@ TS_DW_INLINE void dw_chw_store4(const ts_dw_params *p, const ts_dw_channel *ch, 
                                              __ssat(ts_dw_requant_fast(a1, m, r, e), 8),
                                              __ssat(ts_dw_requant_fast(a2, m, r, e), 8),
                                              __ssat(ts_dw_requant_fast(a3, m, r, e), 8));
-        ts_dw_store32(out, ts_dw_clamp4(packed4, ts_dw_splat4(p->act_min),
-                                        ts_dw_splat4(p->act_max)));
+        ts_dw_store32(out, ts_dw_clamp4(packed4, lo4, hi4));
     } else {
         const int32_t oo = p->output_offset, lo = p->act_min, hi = p->act_max;
         out[0] = (int8_t)ts_dw_requant_channel(a0, ch, oo, lo, hi);
@@ -168,6 +186,7 @@ TS_DW_INLINE void dw_chw_channel(const ts_dw_params *p, const dw_chw_layout *l,
     const int32_t fh = fw_c ? fw_c : p->filter_h, pw = l->padded_w, ow = p->output_w;
     const int32_t row_step = p->stride_h * pw;
     const uint32_t off2 = ts_dw_offset2(p->input_offset);
+    const uint32_t lo4 = ts_dw_splat4(p->act_min), hi4 = ts_dw_splat4(p->act_max);
     const int32_t bias = ch->bias;
     const int8_t *in_row = image;
     for (int32_t oy = 0; oy < p->output_h; oy++, in_row += row_step) {
@@ -204,12 +223,12 @@ TS_DW_INLINE void dw_chw_channel(const ts_dw_params *p, const dw_chw_layout *l,
                 }
             }
             if (ox + 4 <= ow) {
-                dw_chw_store4(p, ch, out, a0, a1, a2, a3, fast);
+                dw_chw_store4(p, ch, out, a0, a1, a2, a3, lo4, hi4, fast);
             } else {
                 /* the row's last 1-3 outputs: the bytes after them belong to the next
                  * row or to input channels not yet copied */
                 int8_t last[4];
-                dw_chw_store4(p, ch, last, a0, a1, a2, a3, fast);
+                dw_chw_store4(p, ch, last, a0, a1, a2, a3, lo4, hi4, fast);
                 for (int32_t k = 0; k < ow - ox; k++)
                     out[k] = last[k];
                 out -= 4 - (ow - ox);
