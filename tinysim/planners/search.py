@@ -6,8 +6,9 @@ outside with ``input_outside``):
 - in-place: ``best`` with every in-place option;
 - split: row tiles of 1, 2, 4, 8 rows (those below the tallest stage tensor), depth-first
   and breadth-first, over the longest spatial stage;
-- patch: grids 2x2, 3x3, 4x4, split after each downsampling op of the spatial stage that
-  can end a first stage (at most ``PATCH_SPLITS`` of them, the earliest).
+- patch: grids 2x2, 3x3, 4x4 (no finer than the stage's output: n x 1 for 1-D models),
+  split after each downsampling op of the spatial stage that can end a first stage (at
+  most ``PATCH_SPLITS`` of them, the earliest).
 
 Objective ``memory`` (default): the smallest arena, then the fewest extra MACs;
 ``compute``: the fewest extra MACs (halo recomputation), then the smallest arena. Only
@@ -136,7 +137,13 @@ def candidates(graph: Graph, input_outside: bool = False,
                     lambda h=h, order=order: split.plan(graph, h, order, None, input_outside,
                                                         alignment))
         for s in patch_splits(graph):
-            for grid in GRIDS:
+            shapes = [graph.tensor(t).shape for t in patch.boundary_tensors(graph, stage[0], s)]
+            h, w = min(x[1] for x in shapes), min(x[2] for x in shapes)
+            # a grid no finer than the stage's output (1-D models get n x 1 grids)
+            grids = list(dict.fromkeys((min(n, h), min(m, w)) for n, m in GRIDS))
+            for grid in grids:
+                if grid == (1, 1):
+                    continue  # one patch is the layer-wise stage
                 add("patch", f"{grid[0]}x{grid[1]} split={s}",
                     lambda s=s, grid=grid: patch.plan(graph, grid, s, input_outside,
                                                       alignment))
