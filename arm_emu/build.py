@@ -5,7 +5,8 @@ The ELF lands in the cache directory (``<repo>/.build/arm/``, or ``$TINYSIM_BUIL
 under a name holding a hash of everything that can change the output: the compiler's
 version, the CPU, every flag, the linker script, the sources and every header in the
 include directories. A second call with the same inputs returns the cached file without
-running the compiler, so tests do not recompile.
+running the compiler, so tests do not recompile; a failed build is remembered for the
+process too, so a test that builds per example does not rerun a failing compile.
 
 Flags (``compile_flags``): ``-mthumb -O3`` for the named CPU with the soft-float ABI;
 the Cortex-M4 and M7 cores both have the DSP extension, which ``-mcpu`` turns on.
@@ -47,6 +48,7 @@ COMMON_FLAGS: tuple[str, ...] = (
 )
 LINK_FLAGS: tuple[str, ...] = ("-nostdlib", "-Wl,--no-warn-rwx-segments")
 SOURCE_SUFFIXES = (".c", ".S", ".s")
+_FAILED: dict[str, str] = {}   # cache key -> its error message, for this process
 
 
 class BuildError(TinysimError):
@@ -90,6 +92,8 @@ def build_elf(sources: Iterable[str | os.PathLike], cpu: str = "cortex-m7",
     out = cache_dir() / f"{paths[0].stem}-{cpu}-{key}.elf"
     if out.exists():
         return out
+    if key in _FAILED:   # same inputs, same error: do not run the compiler again
+        raise BuildError(_FAILED[key])
     out.parent.mkdir(parents=True, exist_ok=True)
     linked = paths if RUNTIME_SOURCE in paths else [*paths, RUNTIME_SOURCE]
     command = [shutil.which(COMPILER) or COMPILER, *flags,
@@ -101,9 +105,10 @@ def build_elf(sources: Iterable[str | os.PathLike], cpu: str = "cortex-m7",
         result = subprocess.run([*command, "-o", str(tmp_elf)], capture_output=True, text=True)
         if result.returncode != 0:
             names = ", ".join(p.name for p in paths)
-            raise BuildError(
+            _FAILED[key] = (
                 f"{COMPILER} failed to build {names} for {cpu} (exit {result.returncode}):\n"
                 f"{result.stderr.strip()}\ncommand: {' '.join(command)}")
+            raise BuildError(_FAILED[key])
         # os.replace is atomic: concurrent builders of the same key never see a torn file
         os.replace(tmp_elf, out)
     return out

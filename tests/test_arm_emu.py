@@ -60,6 +60,10 @@ def test_compile_error_shows_the_compiler_message(tmp_path, monkeypatch):
     src.write_text("int bad(void) { return undeclared; }\n")
     with pytest.raises(BuildError, match=r"(?s)failed to build bad\.c.*'undeclared' undeclared"):
         build_elf([src])
+    # the failure is remembered: the same inputs do not run the compiler again
+    monkeypatch.setattr(build_mod.subprocess, "run", None)
+    with pytest.raises(BuildError, match="'undeclared' undeclared"):
+        build_elf([src])
 
 
 def test_warnings_are_errors(tmp_path, monkeypatch):
