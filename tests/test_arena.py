@@ -63,7 +63,7 @@ def test_inplace_plans_use_every_scheme(graphs):
     for name in MODEL_NAMES:
         plan = make_plan(graphs[name], "tflm", ["inplace"])
         seen |= {s.inplace.scheme for s in plan.steps if s.inplace is not None}
-    assert seen == {"view", "elementwise", "depthwise_channel", "rows"}
+    assert seen == {"view", "elementwise", "depthwise_channel", "rows", "rows_reverse"}
 
 
 def test_inplace_depthwise_really_overwrites_its_input(graphs):

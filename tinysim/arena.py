@@ -334,8 +334,8 @@ class ArenaExecutor:
             self._view(k, st, op)
         elif st.kernel == "depthwise_inplace":
             self._depthwise_inplace(k, st, op)
-        elif st.kernel == "op_rows":
-            self._rows(k, st, op)
+        elif st.kernel in ("op_rows", "op_rows_reverse"):
+            self._rows(k, st, op, reverse=st.kernel == "op_rows_reverse")
         elif st.kernel == "op":
             self._op_step(k, st, op)
         else:
@@ -477,9 +477,10 @@ class ArenaExecutor:
         self.values[y.index] = self.arena[bout.offset:bout.offset + y.nbytes].view(
             np.int8).reshape(y.shape).copy()
 
-    def _rows(self, k: int, st: Step, op: Operator) -> None:
-        """The op one output row at a time, top to bottom, each row written straight into
-        the arena (over input rows no later row reads, when the plan is right)."""
+    def _rows(self, k: int, st: Step, op: Operator, reverse: bool) -> None:
+        """The op one output row at a time, top to bottom (or bottom up), each row written
+        straight into the arena (over input rows no later row reads, when the plan is
+        right)."""
         g = self.graph
         if op.opcode not in ("CONV_2D", "DEPTHWISE_CONV_2D") or len(st.writes) != 1 or \
                 not st.reads or st.reads[0].slot != 0 or len(st.reads) != 1:
@@ -493,7 +494,7 @@ class ArenaExecutor:
                             "output")
         offset = fold_offset(g, op, 0, a_in.tensor, self.folded)
         fill = a_in.fill if a_in.fill is not None else x.zero_point
-        for r in range(y.shape[1]):
+        for r in (reversed(range(y.shape[1])) if reverse else range(y.shape[1])):
             out_box = Box((0, r, 0, 0), (1, r + 1) + y.shape[2:])
             row_in = replace(a_in, box=needed_box(g, op, 0, out_box, offset), fill=fill)
             row_out = replace(a_out, box=out_box)

@@ -29,7 +29,7 @@ from .planners.inplace import (ELEMENTWISE_OPS, ROWS_OPS, SCHEME_KERNEL, VIEW_OP
 from .planners.schedule import foldable_pads
 
 KERNEL_OPS = {"view": VIEW_OPS, "depthwise_inplace": frozenset({"DEPTHWISE_CONV_2D"}),
-              "op_rows": ROWS_OPS}
+              "op_rows": ROWS_OPS, "op_rows_reverse": ROWS_OPS}
 
 
 @dataclass(frozen=True)
@@ -398,7 +398,8 @@ def _unsafe_inplace(graph: Graph, plan: Plan, per_kind: int) -> list[Mutant]:
             # input rows still to be read, output channels/elements onto later inputs
             bin_ = plan.buffer(next(a for a in st.reads if a.tensor == st.inplace.input).buffers[0])
             bout = plan.buffer(st.writes[0].buffers[0])
-            offset = bin_.offset if st.inplace.scheme == "rows" else bin_.offset + plan.alignment
+            offset = bin_.offset if st.inplace.scheme.startswith("rows") \
+                else bin_.offset + plan.alignment
             # still on the input, so later input bytes are overwritten: a real fault
             if offset != bout.offset and offset < bin_.end:
                 out.append(Mutant("unsafe_inplace", f"step {k}: '{st.inplace.scheme}' in-place "

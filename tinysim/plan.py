@@ -32,6 +32,7 @@ KERNELS = (
     "op",                  # the op's reference kernel (kernels_ref), out-of-place
     "depthwise_inplace",   # TinyEngine's in-place depthwise, channel by channel
     "op_rows",             # the op's reference kernel one output row at a time, top down
+    "op_rows_reverse",     # the same, bottom up
     "view",                # no computation: the output is the input's bytes (RESHAPE)
 )
 # InPlace.scheme: the access pattern that makes sharing bytes safe
@@ -39,6 +40,7 @@ INPLACE_SCHEMES = (
     "elementwise",        # output element i computed from input element i only
     "depthwise_channel",  # input channel copied to scratch, output channel written back
     "rows",               # output rows land on input rows no later output row reads
+    "rows_reverse",       # the same with rows produced bottom up, output after the input
     "view",               # output bytes are the input bytes, nothing is written
 )
 BUFFER_KINDS = ("tensor", "scratch")

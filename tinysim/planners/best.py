@@ -20,13 +20,16 @@ from dataclasses import dataclass
 
 from ..ir import Graph
 from ..plan import Plan
-from .inplace import ELEMENTWISE_OPS, VIEW_OPS, depthwise_channel_ok, rows_max_delta
+from .inplace import (ELEMENTWISE_OPS, VIEW_OPS, depthwise_channel_ok, rows_max_delta,
+                      rows_reverse_min_delta)
 from .place import Group, first_fit, group_extent, group_span
 from .schedule import PlanOptions, Schedule, align_up, build_schedule, foldable_pads
 
 NAME = "best"
 BEAM = 400                            # ordering states kept per depth
 INPLACE_THRESHOLDS = (None, 1.0, 0.9, 0.75, 0.5)   # None: every possible rewrite
+REFINE = 4                            # best candidates refined by squeaky wheel
+REFINE_ROUNDS = 60
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,11 @@ def _nodes(graph: Graph, options: PlanOptions, alignment: int) -> list[_Node]:
                 elif options.inplace_rows and a.slot == 0:
                     limit = rows_max_delta(graph, op, a)
                     if limit is not None:
-                        delta = limit // alignment * alignment
-                        saved = x.nbytes + y.nbytes - max(x.nbytes - delta, y.nbytes)
+                        down = -(limit // alignment * alignment)
+                        up = -(-rows_reverse_min_delta(graph, op, a) // alignment) * alignment
+                        # bytes of the input+output footprint beyond the larger tensor
+                        extra = min(max(x.nbytes + down, y.nbytes), max(y.nbytes + up, x.nbytes))
+                        saved = x.nbytes + y.nbytes - extra
                 if saved > 0:
                     saves.append((a.tensor, saved))
         nodes.append(_Node(st.op, frozenset(a.tensor for a in st.reads),
@@ -182,23 +188,63 @@ def _inplace_subsets(graph: Graph, order: tuple[int, ...], options: PlanOptions,
     return subsets
 
 
+def _arena(groups, offsets: dict[str, int], alignment: int) -> int:
+    return max((offsets[r.name] + align_up(r.size, alignment) for g in groups for r, _ in g),
+               default=0)
+
+
+def _squeaky_wheel(groups, ranked: list[int], alignment: int, rounds: int):
+    """Refine a placement order: the groups that reach the arena top move to the front,
+    one at a time, and the order is placed again; kept when the arena does not grow."""
+    best_order = list(ranked)
+    offsets = first_fit([groups[i] for i in best_order], alignment)
+    best = _arena(groups, offsets, alignment)
+    seen = {tuple(best_order)}
+    order = best_order
+    for _ in range(rounds):
+        top = [i for i in order
+               if max(offsets[r.name] + align_up(r.size, alignment) for r, _ in groups[i]) == best]
+        moved = None
+        for culprit in top:
+            candidate = [culprit] + [i for i in order if i != culprit]
+            if tuple(candidate) not in seen:
+                moved = candidate
+                break
+        if moved is None:
+            break
+        seen.add(tuple(moved))
+        trial = first_fit([groups[i] for i in moved], alignment)
+        size = _arena(groups, trial, alignment)
+        if size <= best:
+            best, best_order, offsets = size, moved, trial
+        order = moved if size <= best else order
+    return best, best_order
+
+
 def plan(graph: Graph, options: PlanOptions = PlanOptions(), alignment: int = 16) -> Plan:
     orders = [tuple(range(len(graph.operators)))]
     searched = search_order(graph, options, alignment)
     if searched not in orders:
         orders.append(searched)
-    best = None
+    candidates = []
     for order in orders:
         for subset in _inplace_subsets(graph, order, options, alignment):
             schedule = build_schedule(graph, order, options, alignment=alignment,
                                       inplace_ops=subset)
+            groups = schedule.groups
             for key in _keys(schedule, alignment):
-                groups = schedule.groups
                 ranked = sorted(range(len(groups)), key=lambda i: key(i, groups[i]))
                 offsets = first_fit([groups[i] for i in ranked], alignment)
-                arena = max((offsets[r.name] + align_up(r.size, alignment)
-                             for g in groups for r, _ in g), default=0)
-                if best is None or arena < best[0]:
-                    best = (arena, schedule, offsets)
-    _, schedule, offsets = best
+                candidates.append((_arena(groups, offsets, alignment), len(candidates),
+                                   schedule, ranked))
+    # refine the few best: ties keep the earlier candidate (fixed enumeration order)
+    candidates.sort(key=lambda c: c[:2])
+    best = None
+    for arena, position, schedule, ranked in candidates[:REFINE]:
+        if arena > schedule.lower_bound():
+            arena, ranked = _squeaky_wheel(schedule.groups, ranked, alignment, REFINE_ROUNDS)
+        if best is None or (arena, position) < best[:2]:
+            best = (arena, position, schedule, ranked)
+    _, _, schedule, ranked = best
+    offsets = first_fit([schedule.groups[i] for i in ranked], alignment)
     return schedule.to_plan(offsets, NAME, alignment)

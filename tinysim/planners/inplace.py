@@ -17,6 +17,10 @@ the static checker (which declared relations it accepts):
   time, top to bottom; the output starts ``delta`` bytes from the input (delta < 0: it
   starts before it) so that output rows 0..r end before the first input row that output
   row r still reads. Saves all but a few rows of the smaller tensor.
+- ``rows_reverse`` (kernel 'op_rows_reverse'): the mirror image: output rows computed
+  bottom to top, the output starting after the input, so that output rows r..end start
+  after the last input row that output row r reads. Alternating the two keeps a chain of
+  row-by-row convs from drifting through the arena.
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ ELEMENTWISE_OPS = frozenset({
 VIEW_OPS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS"})
 ROWS_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"})
 SCHEME_KERNEL = {"view": "view", "elementwise": "op", "depthwise_channel": "depthwise_inplace",
-                 "rows": "op_rows"}
+                 "rows": "op_rows", "rows_reverse": "op_rows_reverse"}
 
 
 def read_origin(graph: Graph, op: Operator, read: Access) -> tuple[int, int]:
@@ -41,9 +45,9 @@ def read_origin(graph: Graph, op: Operator, read: Access) -> tuple[int, int]:
     return b0[1] - pt, b0[2] - pl
 
 
-def rows_max_delta(graph: Graph, op: Operator, read: Access) -> int | None:
-    """Largest (output offset - input offset) keeping the 'rows' scheme safe, or None when
-    the op cannot run that way."""
+def _rows_geometry(graph: Graph, op: Operator, read: Access):
+    """(input rows, input row bytes, output rows, output row bytes, stride, first input row
+    of output row 0, effective kernel height), or None when the op cannot run by rows."""
     if op.opcode not in ROWS_OPS or read.slot != 0:
         return None
     x = graph.tensor(read.tensor)
@@ -55,16 +59,32 @@ def rows_max_delta(graph: Graph, op: Operator, read: Access) -> int | None:
     if read.fill is not None and read.fill != x.zero_point:
         return None
     origin_row, _ = read_origin(graph, op, read)
-    _, _, stride_h, _ = window(graph, op)
-    in_rows = x.shape[1]
-    row_in = x.shape[2] * x.shape[3] * x.itemsize
-    row_out = y.shape[2] * y.shape[3] * y.itemsize
-    best = None
-    for r in range(y.shape[1]):
-        first_needed = min(max(r * stride_h + origin_row, 0), in_rows)
-        d = first_needed * row_in - (r + 1) * row_out
-        best = d if best is None else min(best, d)
-    return best
+    eff_h, _, stride_h, _ = window(graph, op)
+    return (x.shape[1], x.shape[2] * x.shape[3] * x.itemsize,
+            y.shape[1], y.shape[2] * y.shape[3] * y.itemsize, stride_h, origin_row, eff_h)
+
+
+def rows_max_delta(graph: Graph, op: Operator, read: Access) -> int | None:
+    """Largest (output offset - input offset) keeping the 'rows' scheme safe (output rows
+    0..r end before the first input row output row r reads), or None when the op cannot
+    run row by row."""
+    geo = _rows_geometry(graph, op, read)
+    if geo is None:
+        return None
+    in_rows, row_in, out_rows, row_out, stride, origin, _ = geo
+    return min(min(max(r * stride + origin, 0), in_rows) * row_in - (r + 1) * row_out
+               for r in range(out_rows))
+
+
+def rows_reverse_min_delta(graph: Graph, op: Operator, read: Access) -> int | None:
+    """Smallest (output offset - input offset) keeping 'rows_reverse' safe (output rows
+    r..end start after the last input row output row r reads)."""
+    geo = _rows_geometry(graph, op, read)
+    if geo is None:
+        return None
+    in_rows, row_in, out_rows, row_out, stride, origin, eff_h = geo
+    return max(min(max(r * stride + origin + eff_h, 0), in_rows) * row_in - r * row_out
+               for r in range(out_rows))
 
 
 def depthwise_channel_ok(graph: Graph, op: Operator, read: Access) -> str | None:
@@ -133,5 +153,14 @@ def scheme_problem(graph: Graph, op: Operator, scheme: str, kernel: str, read: A
             return (f"the output starts {delta:+d} B from the input; row by row it must start "
                     f"at most {limit:+d} B from it, or output rows overwrite input rows "
                     "still to be read")
+        return None
+    if scheme == "rows_reverse":
+        limit = rows_reverse_min_delta(graph, op, read)
+        if limit is None:
+            return f"{op.opcode} with this input cannot be computed row by row in place"
+        if delta < limit:
+            return (f"the output starts {delta:+d} B from the input; bottom-up row by row it "
+                    f"must start at least {limit:+d} B from it, or output rows overwrite input "
+                    "rows still to be read")
         return None
     return f"unknown in-place scheme '{scheme}'"

@@ -134,7 +134,7 @@ def plan(graph: Graph, grid: tuple[int, int] = (2, 2), split_op: int | None = No
                                     external=input_outside, purpose="graph input"))
             holders[t] = (f"t{t}",)
     scratch: dict[str, tuple[int, str]] = {}
-    steps = whole_steps(graph, range(start), holders, 0, scratch)
+    steps = whole_steps(graph, range(start), holders, 0, specs, scratch)
     for t in boundary:
         holders[t] = (f"t{t}",)
     for a in range(n):
@@ -158,11 +158,8 @@ def plan(graph: Graph, grid: tuple[int, int] = (2, 2), split_op: int | None = No
                 steps.append(Step(op=i, kernel="op", reads=tuple(reads),
                                   writes=(Access(0, t_out, (target,), wbox),)))
     rest = range(split + 1, len(graph.operators))
-    steps.extend(whole_steps(graph, rest, holders, len(steps), scratch))
-    made = sorted(set(boundary) | {t for i in range(start) for t in graph.operators[i].outputs}
-                  | {t for i in rest for t in graph.operators[i].outputs})
-    specs.extend(BufferSpec(f"t{t}", t, None, graph.tensor(t).nbytes)
-                 for t in made if graph.tensor(t).nbytes)
+    steps.extend(whole_steps(graph, rest, holders, len(steps), specs, scratch))
+    specs.extend(BufferSpec(f"t{t}", t, None, graph.tensor(t).nbytes) for t in boundary)
     options = (f"grid={n}x{m}", f"split={split}", f"stage={start}..{split}") + \
         (("input_outside",) if input_outside else ())
     return finish(graph, steps, specs, scratch, NAME, options, alignment)

@@ -14,7 +14,8 @@ Options rewrite the schedule before placement:
   over the input's bytes (output element (p, c) at input byte (p, c), p < out H*W).
 - ``inplace_rows``: a CONV_2D (or a depthwise conv the channel scheme cannot take) whose
   input dies there runs row by row with its output placed just before the input, so each
-  output row lands on input rows no later row reads.
+  output row lands on input rows no later row reads (or bottom up, output just after
+  the input: whichever keeps the in-place chain nearer its start, so it does not drift).
 - ``input_outside``: graph inputs stay in the application's memory, not the arena.
 The safety rules of each scheme are in ``inplace``; the checker applies the same rules.
 """
@@ -26,7 +27,8 @@ from ..errors import PlanError
 from ..ir import Graph, Operator
 from ..liveness import LiveRange, activation_tensors, live_ranges
 from ..plan import Access, Box, Buffer, InPlace, Plan, Step
-from .inplace import (ELEMENTWISE_OPS, VIEW_OPS, depthwise_channel_ok, rows_max_delta)
+from .inplace import (ELEMENTWISE_OPS, VIEW_OPS, depthwise_channel_ok, rows_max_delta,
+                      rows_reverse_min_delta)
 
 OPTION_NAMES = ("fold_pad", "reshape_view", "inplace_elementwise", "inplace_depthwise",
                 "inplace_rows", "input_outside")
@@ -248,7 +250,8 @@ def build_schedule(graph: Graph, order: tuple[int, ...] | None = None,
         if inplace_ops is not None and st.op not in inplace_ops:
             continue
         rewritten = _inplace(graph, op, k, st, live, options, graph_outputs, external,
-                             (elementwise_slot or {}).get(st.op), alignment)
+                             (elementwise_slot or {}).get(st.op), alignment,
+                             lambda name: _chain_offset(anchors, name))
         if rewritten is None:
             continue
         new_step, out_name, in_name, delta, scratch = rewritten
@@ -279,7 +282,7 @@ def build_schedule(graph: Graph, order: tuple[int, ...] | None = None,
 
 def _inplace(graph: Graph, op: Operator, k: int, st: Step, live: dict[str, LiveRange],
              options: PlanOptions, graph_outputs: set[int], external: set[str],
-             preferred_slot: int | None, alignment: int):
+             preferred_slot: int | None, alignment: int, chain_offset):
     """(new step, output buffer, overwritten input buffer, output offset - input offset,
     scratch request or None), or None when no in-place rewrite applies."""
     if len(st.writes) != 1 or not st.reads:
@@ -321,9 +324,23 @@ def _inplace(graph: Graph, op: Operator, k: int, st: Step, live: dict[str, LiveR
     if options.inplace_rows:
         limit = rows_max_delta(graph, op, first)
         if limit is not None:
-            # rounded down to the alignment: any offset at or below the limit is safe
-            return rewrite("op_rows", first, "rows", delta=limit // alignment * alignment)
+            # rounded away from the input to the alignment: past the limit is safe too
+            down = limit // alignment * alignment
+            up = -(-rows_reverse_min_delta(graph, op, first) // alignment) * alignment
+            base = chain_offset(first.buffers[0])
+            if abs(base + up) < abs(base + down):
+                return rewrite("op_rows_reverse", first, "rows_reverse", delta=up)
+            return rewrite("op_rows", first, "rows", delta=down)
     return None
+
+
+def _chain_offset(anchors: dict[str, tuple[str, int]], name: str) -> int:
+    """Offset of a buffer from the start of its in-place chain's first buffer."""
+    offset = 0
+    while name in anchors:
+        name, delta = anchors[name]
+        offset += delta
+    return offset
 
 
 def _group(requests: list[Request]) -> tuple[tuple[tuple[Request, int], ...], ...]:

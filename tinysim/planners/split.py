@@ -76,10 +76,7 @@ def plan(graph: Graph, tile_rows: int = 1, order: str = "depth",
             add_tiles(t, "in.")
 
     scratch: dict[str, tuple[int, str]] = {}
-    steps = whole_steps(graph, range(start), holders, 0, scratch)
-    for t in sorted({t for i in range(start) for t in graph.operators[i].outputs}):
-        if graph.tensor(t).nbytes:
-            specs.append(BufferSpec(f"t{t}", t, None, graph.tensor(t).nbytes))
+    steps = whole_steps(graph, range(start), holders, 0, specs, scratch)
     for i in order_ops:
         add_tiles(tiled[i].output, "")
 
@@ -125,10 +122,7 @@ def plan(graph: Graph, tile_rows: int = 1, order: str = "depth",
             done[i] += 1
 
     rest = range(end, len(graph.operators))
-    steps.extend(whole_steps(graph, rest, holders, len(steps), scratch))
-    for t in sorted({t for i in rest for t in graph.operators[i].outputs}):
-        if graph.tensor(t).nbytes:
-            specs.append(BufferSpec(f"t{t}", t, None, graph.tensor(t).nbytes))
+    steps.extend(whole_steps(graph, rest, holders, len(steps), specs, scratch))
     options = (f"rows={h}", f"order={order}", f"stage={start}..{end - 1}") + \
         (("input_outside",) if input_outside else ())
     return finish(graph, steps, specs, scratch, NAME, options, alignment)

@@ -18,7 +18,7 @@ from ..errors import PlanError
 from ..ir import Graph
 from ..liveness import live_ranges
 from ..plan import Access, Box, Buffer, Plan, Step
-from .schedule import Request, align_up, tflm_scratch
+from .schedule import Request, align_up, foldable_pads, tflm_scratch
 
 
 @dataclass(frozen=True)
@@ -39,26 +39,42 @@ def box_bytes(graph: Graph, tensor: int, box: Box | None) -> int:
 
 
 def whole_steps(graph: Graph, ops, holders: dict[int, tuple[str, ...]], first_step: int,
-                scratch: dict[str, tuple[int, str]]) -> list[Step]:
+                specs: list[BufferSpec], scratch: dict[str, tuple[int, str]]) -> list[Step]:
     """Layer-wise steps for ``ops``; ``holders`` maps each tensor to the buffers that hold
     it (several tiles, or one whole buffer); outputs get whole buffers ``t{index}``, added
-    to ``holders``. Kernel scratch (TFLM's MEAN accumulator) is recorded in ``scratch``."""
+    to ``holders`` and ``specs``. Kernel scratch (TFLM's MEAN accumulator) is recorded in
+    ``scratch``.
+    A PAD among ``ops`` whose readers are all among ``ops`` is folded: no step runs it,
+    its readers read its input through a box reaching past it, filled with the pad value
+    (the ``fold_pad`` plan option)."""
+    ops = list(ops)
+    inside = set(ops)
+    readers = graph.consumers()
+    folded = {graph.operators[p].outputs[0]: v for p, v in foldable_pads(graph).items()
+              if p in inside and all(c in inside for c in
+                                     readers.get(graph.operators[p].outputs[0], []))
+              and graph.operators[p].inputs[0] not in
+              {graph.operators[q].outputs[0] for q in foldable_pads(graph)}}
     steps = []
     for i in ops:
         op = graph.operators[i]
+        if op.outputs[0] in folded:
+            continue
         reads = []
         for slot, t in enumerate(op.inputs):
             if t < 0 or graph.tensor(t).is_constant or graph.tensor(t).nbytes == 0:
                 continue
-            if t not in holders:
-                raise PlanError(f"{graph.name}: op {i} reads tensor {t}, which no earlier step "
-                                "of the plan produces")
-            reads.append(Access(slot, t, holders[t]))
+            src, box, fill = folded.get(t, (t, None, None))
+            if src not in holders:
+                raise PlanError(f"{graph.name}: op {i} reads tensor {src}, which no earlier "
+                                "step of the plan produces")
+            reads.append(Access(slot, src, holders[src], box, fill))
         writes = []
         for slot, t in enumerate(op.outputs):
             if graph.tensor(t).nbytes == 0:
                 continue
             holders[t] = (f"t{t}",)
+            specs.append(BufferSpec(f"t{t}", t, None, graph.tensor(t).nbytes))
             writes.append(Access(slot, t, holders[t]))
         k = first_step + len(steps)
         names = []
