@@ -1,10 +1,11 @@
 """Static Thumb disassembly of an ELF's code (capstone), decoded once per ELF.
 
 The code map gives every instruction's address, size and capstone name, and the prefix
-count of instruction starts per halfword that turns an executed translation block
-[address, address + size) into its instruction count in O(1). Blocks always start on an
+count of instruction starts per halfword (instruction lookup by address; the number of
+instructions in any range [address, address + size)). Executed blocks always start on an
 instruction boundary, and the ELF's mapping symbols cut literal pools out of the code,
-so the static boundaries are the ones the CPU executes.
+so the static boundaries are the ones the CPU executes (a test checks them against
+Unicorn's own translation blocks).
 
 From the same decode: the static call graph (direct BL/B targets in other functions) and
 the multi-word memory instructions (LDRD/STRD/LDM/STM/LDREX/STREX) whose address must be
