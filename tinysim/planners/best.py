@@ -63,17 +63,18 @@ def _nodes(graph: Graph, options: PlanOptions, alignment: int) -> list[_Node]:
                 elif options.inplace_elementwise and op.opcode in ELEMENTWISE_OPS and \
                         a.box is None and x.shape == y.shape and x.itemsize >= y.itemsize:
                     saved = y.nbytes
-                elif options.inplace_depthwise and a.slot == 0 and \
-                        depthwise_channel_ok(graph, op, a) is None:
-                    saved = y.nbytes - x.shape[1] * x.shape[2]
-                elif options.inplace_rows and a.slot == 0:
-                    limit = rows_max_delta(graph, op, a)
+                elif a.slot == 0:
+                    footprints = []
+                    if options.inplace_depthwise and depthwise_channel_ok(graph, op, a) is None:
+                        footprints.append(x.nbytes + x.shape[1] * x.shape[2])
+                    limit = rows_max_delta(graph, op, a) if options.inplace_rows else None
                     if limit is not None:
                         down = -(limit // alignment * alignment)
                         up = -(-rows_reverse_min_delta(graph, op, a) // alignment) * alignment
-                        # bytes of the input+output footprint beyond the larger tensor
-                        extra = min(max(x.nbytes + down, y.nbytes), max(y.nbytes + up, x.nbytes))
-                        saved = x.nbytes + y.nbytes - extra
+                        footprints.append(min(max(x.nbytes + down, y.nbytes),
+                                              max(y.nbytes + up, x.nbytes)))
+                    if footprints:
+                        saved = x.nbytes + y.nbytes - min(footprints)
                 if saved > 0:
                     saves.append((a.tensor, saved))
         nodes.append(_Node(st.op, frozenset(a.tensor for a in st.reads),

@@ -16,6 +16,7 @@ Options rewrite the schedule before placement:
   input dies there runs row by row with its output placed just before the input, so each
   output row lands on input rows no later row reads (or bottom up, output just after
   the input: whichever keeps the in-place chain nearer its start, so it does not drift).
+  When a depthwise conv can take both, it gets the scheme with the smaller footprint.
 - ``input_outside``: graph inputs stay in the application's memory, not the arena.
 The safety rules of each scheme are in ``inplace``; the checker applies the same rules.
 """
@@ -317,21 +318,32 @@ def _inplace(graph: Graph, op: Operator, k: int, st: Step, live: dict[str, LiveR
     first = st.reads[0]
     if first.slot != 0 or not dies_here(first):
         return None
+    x = graph.tensor(first.tensor)
+    channel = None
     if options.inplace_depthwise and depthwise_channel_ok(graph, op, first) is None:
-        x = graph.tensor(first.tensor)
-        return rewrite("depthwise_inplace", first, "depthwise_channel",
-                       scratch=(f"s{k}.dwchan", x.shape[1] * x.shape[2], "depthwise channel"))
-    if options.inplace_rows:
-        limit = rows_max_delta(graph, op, first)
-        if limit is not None:
-            # rounded away from the input to the alignment: past the limit is safe too
-            down = limit // alignment * alignment
-            up = -(-rows_reverse_min_delta(graph, op, first) // alignment) * alignment
-            base = chain_offset(first.buffers[0])
-            if abs(base + up) < abs(base + down):
-                return rewrite("op_rows_reverse", first, "rows_reverse", delta=up)
-            return rewrite("op_rows", first, "rows", delta=down)
-    return None
+        plane = x.shape[1] * x.shape[2]
+        channel = (x.nbytes + align_up(plane, alignment),
+                   ("depthwise_inplace", first, "depthwise_channel", 0,
+                    (f"s{k}.dwchan", plane, "depthwise channel")))
+    rows = None
+    limit = rows_max_delta(graph, op, first) if options.inplace_rows else None
+    if limit is not None:
+        # rounded away from the input to the alignment: past the limit is safe too
+        down = limit // alignment * alignment
+        up = -(-rows_reverse_min_delta(graph, op, first) // alignment) * alignment
+        base = chain_offset(first.buffers[0])
+        if abs(base + up) < abs(base + down):
+            rows = (max(out_t.nbytes + up, x.nbytes),
+                    ("op_rows_reverse", first, "rows_reverse", up, None))
+        else:
+            rows = (max(x.nbytes - down, out_t.nbytes), ("op_rows", first, "rows", down, None))
+    # the scheme with the smaller input+output footprint; TinyEngine's channel one on a tie
+    chosen = min((c for c in (channel, rows) if c is not None), key=lambda c: c[0],
+                 default=None)
+    if chosen is None:
+        return None
+    kernel, a, scheme, delta, scratch = chosen[1]
+    return rewrite(kernel, a, scheme, delta=delta, scratch=scratch)
 
 
 def _chain_offset(anchors: dict[str, tuple[str, int]], name: str) -> int:
