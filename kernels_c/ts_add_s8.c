@@ -4,56 +4,121 @@
  * rescaled with MultiplyByQuantizedMultiplierSmallerThanOneExp; the sum is rescaled to
  * the output the same way, offset and clamped.
  *
- * Each rescale RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(a, m), e) is done
- * as one SMLAL (ts_dw_support.h explains the identity):
- *     floor((a*(2m) + 2^31 + 2^32 * (2^(e-1) - [a < 0])) / 2^32) >> e      for e >= 1,
- *     floor((a*(2m) + 2^31) / 2^32)                                         for e == 0,
- * exact while m is in [2^30, 2^31) and |a| < 2^30: inputs are at most 255 * 2^20 in
- * magnitude and each rescaled input at most 2^28, so the sum stays below 2^29. Other
- * multipliers or shifts take TFLM's own sequence (ts_requantize) element by element.
+ * A rescale RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(a, m), e) equals
+ * floor(P / 2^(32+e)) with P = 2a*m + 2^31 + 2^32 * (2^(e-1) - [a < 0]) for e >= 1, and
+ * floor((2a*m + 2^31) / 2^32) for e = 0 (ts_dw_support.h derives the identity, m >= 0).
+ * That is one SMMLAR (Ra * 2^32 + Rn * Rm + 2^31, high word) of (2a, m) onto
+ * Ra = 2^(e-1) - [a < 0], then ASR e; for e = 0 one SMMULR. The output offset folds
+ * into the output's Ra as + z * 2^e. 2a fits a word: inputs are at most 255 * 2^21 after
+ * the doubled shift, each rescaled input at most 2^28, so the doubled sum stays below
+ * 2^30; every Ra + product stays below 2^31 for output shifts up to 23. The larger input
+ * scale always gives multiplier 2^30 with e = 0 (its real multiplier is exactly 0.5),
+ * which is the plain shift (x + offset) << (left_shift - 1); the kernel puts that input
+ * first. The fast path takes TFLM's int8 left shift, 20, as a constant; other parameters
+ * take TFLM's own sequence (ts_requantize) element by element.
  */
 #include "ts_dw_support.h"
 
+#define ADD_LEFT_SHIFT 20 /* TFLM's left_shift for int8 */
+
+/* How one input is rescaled, chosen per call. */
+enum
+{
+    ADD_HALF = 0,    /* multiplier 2^30, e = 0: a shift */
+    ADD_NO_ROUND = 1, /* e = 0: SMMULR */
+    ADD_ROUND = 2,   /* e >= 1: SMMLAR onto 2^(e-1) - [a < 0], ASR e */
+};
+
 typedef struct
 {
-    uint32_t multiplier2; /* 2m, as a signed word 2m - 2^32 */
-    int32_t rounding;     /* 2^(e-1), or 0 when e == 0 */
-    uint32_t sign_mask;   /* 0x80000000 when e >= 1 (subtract [a < 0]), else 0 */
-    int32_t right_shift;  /* e */
-} add_scale;
+    int32_t offset;     /* input offset */
+    int32_t multiplier;
+    int32_t rounding;   /* 2^(e-1) (ADD_ROUND) */
+    int32_t shift;      /* e */
+    int32_t kind;       /* ADD_HALF, ADD_NO_ROUND or ADD_ROUND */
+} add_input;
 
-static int add_scale_fast(int32_t multiplier, int32_t shift)
+TS_DW_INLINE int32_t add_smmlar(int32_t a, int32_t b, int32_t acc)
 {
-    return multiplier >= (1 << 30) && shift <= 0 && shift >= -31;
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
 }
 
-static add_scale add_scale_of(int32_t multiplier, int32_t shift)
+TS_DW_INLINE int32_t add_smmulr(int32_t a, int32_t b)
 {
-    add_scale s;
-    s.multiplier2 = 2u * (uint32_t)multiplier;
-    s.right_shift = -shift;
-    s.rounding = shift < 0 ? (int32_t)(1u << (-shift - 1)) : 0;
-    s.sign_mask = shift < 0 ? 0x80000000u : 0u;
-    return s;
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
 }
 
-TS_DW_INLINE int32_t add_rescale(int32_t a, add_scale s)
+static add_input add_input_of(int32_t offset, int32_t multiplier, int32_t shift)
 {
-    const int32_t sign = (int32_t)((uint32_t)a & s.sign_mask) >> 31;
-    const uint32_t start = (uint32_t)a + (uint32_t)s.rounding + (uint32_t)sign;
-    uint64_t p = ((uint64_t)start << 32) | 0x80000000u;
-    p += (uint64_t)((int64_t)a * (int32_t)s.multiplier2);
-    return (int32_t)(p >> 32) >> s.right_shift;
+    add_input in;
+    in.offset = offset;
+    in.multiplier = multiplier;
+    in.shift = -shift;
+    in.rounding = shift < 0 ? (int32_t)(1u << (-shift - 1)) : 0;
+    in.kind = shift < 0 ? ADD_ROUND : multiplier == (1 << 30) ? ADD_HALF : ADD_NO_ROUND;
+    return in;
 }
 
-/* Rescaled sum, output offset added, before the clamp. */
-TS_DW_INLINE int32_t add_one_fast(int32_t x1, int32_t x2, const ts_add_params *p,
-                                  add_scale s1, add_scale s2, add_scale so)
+/* An input value rescaled; t = x + offset; kind is a compile-time constant in the
+ * common combinations. */
+TS_DW_INLINE int32_t add_rescale_input(int32_t t, const add_input *in, const int kind)
 {
-    const int32_t ls = p->left_shift;
-    const int32_t sum = add_rescale((int32_t)((uint32_t)(x1 + p->input1_offset) << ls), s1) +
-                        add_rescale((int32_t)((uint32_t)(x2 + p->input2_offset) << ls), s2);
-    return add_rescale(sum, so) + p->output_offset;
+    const int32_t a2 = (int32_t)((uint32_t)t << (ADD_LEFT_SHIFT + 1));
+    if (kind == ADD_HALF)
+        return (int32_t)((uint32_t)t << (ADD_LEFT_SHIFT - 1));
+    if (kind == ADD_NO_ROUND)
+        return add_smmulr(a2, in->multiplier);
+    return add_smmlar(a2, in->multiplier, in->rounding + (t >> 31)) >> in->shift;
+}
+
+/* acc + the sign-extended byte of x at bit rot: SXTAB with a rotated operand. */
+#define ADD_SXTAB(acc, x, rot)                                                           \
+    __extension__({                                                                      \
+        int32_t r_;                                                                      \
+        __asm__("sxtab %0, %1, %2, ror #" #rot : "=r"(r_) : "r"(acc), "r"(x));             \
+        r_;                                                                              \
+    })
+
+/* The output value of one element from its two offset inputs, before the clamp. */
+TS_DW_INLINE int32_t add_one_fast(int32_t t1, int32_t t2, const add_input *i1,
+                                  const add_input *i2, int32_t out_mult, int32_t out_round,
+                                  int32_t out_shift, const int kind1, const int kind2)
+{
+    const int32_t sum = add_rescale_input(t1, i1, kind1) + add_rescale_input(t2, i2, kind2);
+    return __ssat(add_smmlar(2 * sum, out_mult, out_round + (sum >> 31)) >> out_shift, 8);
+}
+
+TS_DW_INLINE uint32_t add_four(uint32_t a, uint32_t b, const add_input *i1,
+                               const add_input *i2, int32_t out_mult, int32_t out_round,
+                               int32_t out_shift, uint32_t lo4, uint32_t hi4, const int kind1,
+                               const int kind2)
+{
+    const int32_t o1 = i1->offset, o2 = i2->offset;
+#define ADD_LANE(rot)                                                                      \
+    add_one_fast(ADD_SXTAB(o1, a, rot), ADD_SXTAB(o2, b, rot), i1, i2, out_mult, out_round, \
+                 out_shift, kind1, kind2)
+    const int32_t r0 = ADD_LANE(0), r1 = ADD_LANE(8), r2 = ADD_LANE(16), r3 = ADD_LANE(24);
+#undef ADD_LANE
+    return ts_dw_clamp4(ts_dw_pack4(r0, r1, r2, r3), lo4, hi4);
+}
+
+/* Whole words of both inputs; returns how many elements it did. */
+TS_DW_INLINE int32_t add_words(const ts_add_params *p, const add_input *i1,
+                               const add_input *i2, const int8_t *x1, const int8_t *x2,
+                               int32_t size, int8_t *out, const int kind1, const int kind2)
+{
+    const int32_t e = -p->output_shift, m = p->output_multiplier;
+    const int32_t round = (int32_t)((1u << (e - 1)) + ((uint32_t)p->output_offset << e));
+    const uint32_t lo4 = ts_dw_splat4(p->act_min), hi4 = ts_dw_splat4(p->act_max);
+    int32_t i = 0;
+    for (; i + 4 <= size; i += 4)
+        ts_dw_store32(out + i, add_four(ts_dw_load32(x1 + i), ts_dw_load32(x2 + i), i1, i2, m,
+                                        round, e, lo4, hi4, kind1, kind2));
+    return i;
 }
 
 static int32_t add_one_general(int32_t x1, int32_t x2, const ts_add_params *p)
@@ -79,27 +144,27 @@ int32_t ts_add_s8(const ts_add_params *params, const int8_t *input1, const int8_
         p->left_shift < 0 || p->left_shift > 20 || p->input1_offset < -127 ||
         p->input1_offset > 128 || p->input2_offset < -127 || p->input2_offset > 128)
         return TS_ERROR_ARGUMENT;
-    int32_t i = 0;
-    if (add_scale_fast(p->input1_multiplier, p->input1_shift) &&
-        add_scale_fast(p->input2_multiplier, p->input2_shift) &&
-        add_scale_fast(p->output_multiplier, p->output_shift)) {
-        const add_scale s1 = add_scale_of(p->input1_multiplier, p->input1_shift);
-        const add_scale s2 = add_scale_of(p->input2_multiplier, p->input2_shift);
-        const add_scale so = add_scale_of(p->output_multiplier, p->output_shift);
-        const uint32_t lo4 = ts_dw_splat4(p->act_min), hi4 = ts_dw_splat4(p->act_max);
-        /* four elements per step: one word of each input, one packed, clamped store */
-        for (; i + 4 <= size; i += 4) {
-            const uint32_t a = ts_dw_load32(input1 + i), b = ts_dw_load32(input2 + i);
-            const int32_t r0 = add_one_fast((int8_t)a, (int8_t)b, p, s1, s2, so);
-            const int32_t r1 = add_one_fast((int8_t)(a >> 8), (int8_t)(b >> 8), p, s1, s2, so);
-            const int32_t r2 = add_one_fast((int8_t)(a >> 16), (int8_t)(b >> 16), p, s1, s2, so);
-            const int32_t r3 = add_one_fast((int8_t)(a >> 24), (int8_t)(b >> 24), p, s1, s2, so);
-            const uint32_t packed =
-                ts_dw_pack4(__ssat(r0, 8), __ssat(r1, 8), __ssat(r2, 8), __ssat(r3, 8));
-            ts_dw_store32(output + i, ts_dw_clamp4(packed, lo4, hi4));
-        }
+    int32_t done = 0;
+    if (p->left_shift == ADD_LEFT_SHIFT && p->input1_multiplier >= 0 && p->input1_shift <= 0 &&
+        p->input1_shift >= -31 &&
+        p->input2_multiplier >= 0 && p->input2_shift <= 0 && p->input2_shift >= -31 &&
+        p->output_multiplier >= 0 && p->output_shift <= -1 && p->output_shift >= -23) {
+        add_input a = add_input_of(p->input1_offset, p->input1_multiplier, p->input1_shift);
+        add_input b = add_input_of(p->input2_offset, p->input2_multiplier, p->input2_shift);
+        /* addition commutes (the rescaled inputs are summed exactly), so the simpler
+         * rescale goes first; the two combinations TFLM's Prepare gives get their own
+         * code, others choose per element */
+        const int swap = b.kind < a.kind;
+        const add_input *i1 = swap ? &b : &a, *i2 = swap ? &a : &b;
+        const int8_t *x1 = swap ? input2 : input1, *x2 = swap ? input1 : input2;
+        if (i1->kind == ADD_HALF && i2->kind == ADD_ROUND)
+            done = add_words(p, i1, i2, x1, x2, size, output, ADD_HALF, ADD_ROUND);
+        else if (i1->kind == ADD_HALF && i2->kind == ADD_HALF)
+            done = add_words(p, i1, i2, x1, x2, size, output, ADD_HALF, ADD_HALF);
+        else
+            done = add_words(p, i1, i2, x1, x2, size, output, i1->kind, i2->kind);
     }
-    for (; i < size; i++)
+    for (int32_t i = done; i < size; i++)
         output[i] = (int8_t)add_one_general(input1[i], input2[i], p);
     return TS_OK;
 }

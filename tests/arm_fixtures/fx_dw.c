@@ -64,3 +64,23 @@ void fx_dw_requant_channel(const int32_t *acc, const ts_dw_channel *ch, int32_t 
     for (int i = 0; i < n; i++)
         out[i] = ts_dw_requant_channel(acc[i], &ch[i], output_offset, -128, 127);
 }
+
+/* SMMLAR (used by ts_add_s8): (z * 2^32 + x * y + 2^31) >> 32. */
+static inline int32_t asm_smmlar(int32_t x, int32_t y, int32_t z)
+{
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(y), "r"(z));
+    return r;
+}
+
+FX_LOOP(fx_dw_smmlar, asm_smmlar((int32_t)x, (int32_t)y, (int32_t)z))
+
+/* SXTAB with a rotated operand (ts_add_s8): x + sign-extended byte 1 of y. */
+static inline int32_t asm_sxtab_ror8(uint32_t x, uint32_t y)
+{
+    int32_t r;
+    __asm__("sxtab %0, %1, %2, ror #8" : "=r"(r) : "r"(x), "r"(y));
+    return r;
+}
+
+FX_LOOP(fx_dw_sxtab_ror8, asm_sxtab_ror8(x, y))

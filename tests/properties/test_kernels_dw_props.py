@@ -87,6 +87,9 @@ MODELS = {
     "fx_dw_ssub8_sel": (lambda x, y, z: sel_after_ssub8(x, y, z, ~z & 0xFFFFFFFF), "ssub8"),
     "fx_dw_smlal_hi": (lambda x, y, z: smlal(x, y, z) >> 32, "smlal"),
     "fx_dw_smlal_lo": (lambda x, y, z: smlal(x, y, z), "smlal"),
+    "fx_dw_sxtab_ror8": (lambda x, y, z: s32(x) + s8(byte(y, 1)), "sxtab"),
+    "fx_dw_smmlar": (lambda x, y, z: ((s32(z) << 32) + s32(x) * s32(y) + (1 << 31)) >> 32,
+                     "smmlar"),
     "fx_dw_clamp4": (clamp4, "sel"),
     "fx_dw_pack4": (lambda x, y, z: sum((sat8(v) & 0xFF) << (8 * i) for i, v in
                                         enumerate((x, y, z, x ^ y))), "bfi"),
