@@ -31,8 +31,10 @@ def test_search_meets_the_published_figures(name, outside, graphs):
     g = graphs[name]
     anchor = (ANCHORS_OUTSIDE if outside else ANCHORS_INSIDE)[name]
     result = search(g, 64 * 1024, input_outside=outside)
-    assert result.fits and result.best.peak <= anchor
-    assert result.best.kind == "split" and result.best.extra_macs == 0
+    assert result.fits and result.best.peak <= anchor and result.best.extra_macs == 0
+    # like for like: tinysim's own tensor splitting alone meets TinyTS's figure
+    splits = [c for c in result.candidates if c.kind == "split"]
+    assert min(c.peak for c in splits) <= anchor
     assert ("input_outside" in result.best.plan.options) == outside
     kinds = {c.kind for c in result.candidates}
     assert kinds == {"layer-wise", "in-place", "split", "patch"}

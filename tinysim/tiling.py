@@ -151,7 +151,9 @@ def stage_ops(graph: Graph, start: int, end: int) -> dict[int, TiledOp]:
 def region_read(graph: Graph, t: TiledOp, r: RegionRead, out_box: Box) -> tuple[Box, int | None]:
     """(box of the stored tensor the region reads, fill for its part outside the tensor)."""
     op = graph.operators[t.op]
-    box = needed_box(graph, op, r.slot, out_box, r.offset)
+    whole = out_box == Box.whole(graph.tensor(t.output).shape)
+    # a write of the whole output is a whole-op step: it reads the logical input
+    box = needed_box(graph, op, r.slot, None if whole else out_box, r.offset)
     shape = graph.tensor(r.tensor).shape
     if Box.whole(shape).contains(box):
         return box, None
