@@ -9,7 +9,7 @@ from conftest import MODEL_NAMES, shared_model
 from tiled_harness import prove
 
 from tinysim.arena import ArenaExecutor, compare_with_reference
-from tinysim.checker import check_plan
+from tinysim.checker import check_plan, mutation_test
 from tinysim.errors import ArenaViolation, PlanError
 from tinysim.executor import Executor
 from tinysim.loader import load_model
@@ -180,3 +180,13 @@ def test_patch_errors_name_the_problem(graphs):
         patch.plan(graphs["mcunet_vww1"], (2, 2), 60)
     with pytest.raises(PlanError, match="grid 0x2"):
         patch.plan(graphs["mcunet_vww1"], (0, 2), 7)
+
+
+def test_checker_catches_every_mutant_of_a_patch_plan(graphs):
+    g = graphs["mlperf_vww"]
+    inputs = make_inputs(g, 1, seed=2)[0]
+    p = patch.plan(g, (3, 3), 3, input_outside=True)
+    assert check_plan(g, p).ok
+    report = mutation_test(g, p, inputs, dynamic=True)
+    assert len(report.results) >= 20 and report.kill_rate == 1.0, \
+        [r.mutant.description for r in report.survivors]

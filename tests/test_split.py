@@ -7,11 +7,13 @@ import pytest
 from conftest import MODEL_NAMES, shared_model
 from tiled_harness import prove
 
+from tinysim.checker import mutation_test
 from tinysim.errors import PlanError
 from tinysim.loader import load_model
 from tinysim.plan import Box, loads
 from tinysim.planners import split
 from tinysim.tiling import plan_macs, spatial_stage
+from tinysim.verify import make_inputs
 
 # (tile rows, order, input outside) per shared model: three configurations each
 CONFIGS = ((1, "depth", False), (2, "breadth", True), (3, "depth", True))
@@ -122,3 +124,14 @@ def test_tile_steps_write_each_element_once(graphs):
             box = a.box or Box.whole(t.shape)
             c[tuple(slice(x, y) for x, y in zip(box.start, box.stop))] += 1
     assert counts and all(int(c.min()) == int(c.max()) == 1 for c in counts.values())
+
+
+def test_checker_catches_every_mutant_of_a_split_plan(graphs):
+    g = graphs["mcunet_vww1"]
+    inputs = make_inputs(g, 1, seed=2)[0]
+    for p in (split.plan(g, 1, "depth"), split.plan(g, 2, "breadth", input_outside=True)):
+        report = mutation_test(g, p, inputs, dynamic=True)
+        assert len(report.results) >= 20 and report.kill_rate == 1.0, \
+            [r.mutant.description for r in report.survivors]
+        # the shadow memory alone catches the faults that corrupt a live tile
+        assert any(r.dynamic for r in report.results if r.mutant.kind == "shift_offset")
