@@ -228,7 +228,8 @@ def run_depthwise_conv_inplace_chw(m: Machine, input: np.ndarray, filter: np.nda
     table = channel_table(bias, output_multiplier, output_shift, output_offset)
     if len(table) != c:
         raise ShapeError(f"{kernel}: {len(table)} multipliers for {c} channels")
-    data = np.ascontiguousarray(x[0].transpose(2, 0, 1)).reshape(-1)
+    # a copy even when the transpose is already contiguous (C = 1): the kernel writes it
+    data = np.array(x[0].transpose(2, 0, 1), order="C", copy=True).reshape(-1)
     buffer = np.zeros(inplace_chw_buffer_size(m, params), np.int8)
     res = m.call(kernel, In(params, "params"), Out(data, "data"),
                  In(filter_chw(f), "filter"), In(table, "channel"),

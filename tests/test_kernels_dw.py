@@ -218,3 +218,29 @@ def test_kernels_return_an_error_status_for_bad_arguments(kernel):
         kd.run_depthwise_conv(kd.machine("cortex-m7"), x, f, None, mult, shift, kernel=kernel,
                               output_size=(4, 4), input_offset=0, output_offset=0,
                               act_min=10, act_max=-10)
+
+
+def test_inplace_wrapper_leaves_the_callers_input_alone():
+    """With one channel the CHW transpose is a view of the input: the wrapper must copy."""
+    x = np.random.default_rng(4).integers(-128, 128, (1, 6, 8, 1), dtype=np.int8)
+    before = x.copy()
+    f = np.full((1, 3, 3, 1), 3, np.int8)
+    mult, shift = quantize_multiplier_array([0.01])
+    kd.run_depthwise_conv_inplace_chw(kd.machine("cortex-m7"), x, f, None, mult, shift,
+                                      output_size=(4, 6), input_offset=0, output_offset=0)
+    np.testing.assert_array_equal(x, before)
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_bench_cases_and_sweep_are_bit_exact(cpu):
+    from arm_emu import bench, bench_dw
+    cases = bench_dw.cases() + bench_dw.sweep(seed=1, count=3)
+    records = [bench.run_case(case, cpu) for case in cases]
+    assert all(r.bit_exact for r in records), [r.shape for r in records if not r.bit_exact]
+    kernels = {r.kernel for r in records}
+    assert kernels == {"ts_depthwise_conv_s8", "ts_depthwise_conv_3x3_s8",
+                       "ts_depthwise_conv_s8_inplace_chw", "ts_add_s8", "ts_avgpool_s8",
+                       "ts_maxpool_s8"}
+    reference = [r for r in records if r.shape.startswith("reference")
+                 and r.kernel == "ts_depthwise_conv_3x3_s8"]
+    assert reference[0].instructions_per_mac <= 6.0
