@@ -4,7 +4,8 @@
  * (0, 2) and (1, 3) plus the input offset as int16 pairs, each multiplied by a pair of
  * taps with one SMLAD. In pair mode two outputs (windows stride_w bytes apart) share
  * each word; in single mode (chosen when that wastes fewer SMLADs, e.g. 3x3 stride 2)
- * every window reads its own words. Four outputs per step share the weight loads.
+ * every window reads its own words (for 3x3 stride 2, four windows share three words).
+ * Four outputs per step share the weight loads.
  *
  * Buffer layout (ts_depthwise_conv_s8_inplace_chw_get_buffer_size):
  *   [weights] one channel's taps repacked as int16 pairs, filter_h * J * (4 or 2) words:
@@ -208,6 +209,20 @@ TS_DW_INLINE void dw_chw_channel(const ts_dw_params *p, const dw_chw_layout *l,
                         DW_CHW_WORD(x02, x13, w2, w3, a1);
                         DW_CHW_WORD(y02, y13, w0, w1, a2);
                         DW_CHW_WORD(y02, y13, w2, w3, a3);
+                    } else if (fw_c == 3 && s_c == 2) {
+                        /* windows at bytes 0, 2, 4, 6 of words v0..v2: the even and odd
+                         * byte pairs of each word serve two windows (taps (w0, w2) in w[0],
+                         * w1 in the low half of w[1]) */
+                        const uint32_t wa = w[0], wb = w[1];
+                        w += 2;
+                        const uint32_t v0 = ts_dw_load32(win), v1 = ts_dw_load32(win + 4);
+                        const uint32_t e0 = __sxtab16(off2, v0), o0 = ts_dw_sxtab16_ror8(off2, v0);
+                        const uint32_t e1 = __sxtab16(off2, v1), o1 = ts_dw_sxtab16_ror8(off2, v1);
+                        const uint32_t e2 = __sxtab16(off2, ts_dw_load32(win + 8));
+                        a0 = __smlabb(o0, wb, __smlad(e0, wa, a0));
+                        a1 = __smlabt(e1, wa, __smlatb(o0, wb, __smlatb(e0, wa, a1)));
+                        a2 = __smlabb(o1, wb, __smlad(e1, wa, a2));
+                        a3 = __smlabt(e2, wa, __smlatb(o1, wb, __smlatb(e1, wa, a3)));
                     } else {
                         const uint32_t w0 = w[0], w1 = w[1];
                         w += 2;
