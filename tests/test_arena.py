@@ -10,16 +10,15 @@ from conftest import MODEL_NAMES, shared_model
 
 from kernels_ref.depthwise_conv_2d import DepthwiseConv2DParams, depthwise_conv_2d
 from kernels_ref._depthwise_inplace import depthwise_conv_2d_inplace
-from properties._schedule_graphs import Net
+from properties._schedule_graphs import Net, hand_tiled_plan
 from tinysim.arena import ArenaExecutor, byte_runs, compare_with_reference
 from tinysim.checker import check_plan
 from tinysim.errors import ArenaViolation
 from tinysim.executor import Executor
 from tinysim.liveness import lower_bound
 from tinysim.loader import load_model
-from tinysim.plan import Access, Box, Buffer, Plan, Step
+from tinysim.plan import Box
 from tinysim.planners import make_plan
-from tinysim.planners.geometry import needed_box
 from tinysim.verify import make_inputs
 
 CONFIGS = (("tflm", ()), ("tflm", ("inplace",)), ("best", ()), ("best", ("inplace",)))
@@ -140,52 +139,13 @@ def test_byte_runs():
     assert length == 24 and list(starts) == [0]
 
 
-def _tiled_plan(graph, tiles: int) -> Plan:
-    """conv A then conv B, each computed in ``tiles`` row tiles, each tile its own buffer:
-    the shape of a tiled (TinyTS-style) plan, written by hand in the plan format."""
-    op_a, op_b = graph.operators
-    a, b = op_a.outputs[0], op_b.outputs[0]
-    x = graph.inputs[0]
-    steps, buffers, offset = [], [], 0
-
-    def add_buffer(name, tensor, box, first, last):
-        nonlocal offset
-        t = graph.tensor(tensor)
-        size = (box or Box.whole(t.shape)).size * t.itemsize
-        buffers.append(Buffer(name, "tensor", tensor, box, size, offset, first, last))
-        offset += (size + 15) // 16 * 16
-
-    def rows(tensor, r0, r1):
-        shape = graph.tensor(tensor).shape
-        return Box((0, r0, 0, 0), (1, r1) + shape[2:])
-
-    h = graph.tensor(a).shape[1]
-    cuts = [h * i // tiles for i in range(tiles + 1)]
-    n_steps = 2 * tiles
-    add_buffer("x", x, None, 0, tiles - 1)
-    for i in range(tiles):
-        add_buffer(f"a{i}", a, rows(a, cuts[i], cuts[i + 1]), i, n_steps - 1)
-        add_buffer(f"b{i}", b, rows(b, cuts[i], cuts[i + 1]), tiles + i, n_steps - 1)
-    for op, src, dst, src_names, dst_prefix in ((op_a, x, a, ("x",), "a"),
-                                                (op_b, a, b, tuple(f"a{i}" for i in range(tiles)),
-                                                 "b")):
-        for i in range(tiles):
-            out_box = rows(dst, cuts[i], cuts[i + 1])
-            box = needed_box(graph, op, 0, out_box, (0, 0, 0, 0))
-            steps.append(Step(op.index, "op",
-                              (Access(0, src, src_names, box, graph.tensor(src).zero_point),),
-                              (Access(0, dst, (f"{dst_prefix}{i}",), out_box),)))
-    return Plan(graph.name, graph.sha256, "hand-tiled", (), 16, offset, tuple(buffers),
-                tuple(steps))
-
-
 @pytest.mark.parametrize("tiles", [2, 3])
 def test_region_steps_over_tile_buffers(tiles):
     net = Net("tiled", (1, 9, 7, 3), seed=tiles)
     a = net.conv(net.input, 6, 3, act="RELU")
     b = net.conv(a, 5, 3)
     g = net.build(b)
-    plan = _tiled_plan(g, tiles)
+    plan = hand_tiled_plan(g, tiles)
     assert check_plan(g, plan).ok, check_plan(g, plan).summary()
     run_and_compare(g, plan, n_inputs=2)
     # a read box one row short of what the output rows need is refused statically

@@ -100,3 +100,17 @@ def test_mutation_testing_needs_a_valid_plan(graphs):
     plan = make_plan(g, "tflm")
     with pytest.raises(PlanError, match="needs a valid plan"):
         mutation_test(g, replace(plan, arena_bytes=10))
+
+
+def test_region_writes_once_per_buffer():
+    """An element may be computed twice (a patch plan recomputes halos into another
+    buffer) but a buffer element is written once, and every output element at least once."""
+    from properties._schedule_graphs import Net, hand_tiled_plan
+    net = Net("tiled", (1, 8, 6, 3), seed=1)
+    g = net.build(net.conv(net.conv(net.input, 4, 3), 4, 3))
+    plan = hand_tiled_plan(g, 2)
+    assert check_plan(g, plan).ok
+    again = replace(plan, steps=plan.steps[:1] + plan.steps[:1] + plan.steps[2:])
+    messages = [p.message for p in check_plan(g, again).problems]
+    assert any("which an earlier step already wrote" in m for m in messages), messages
+    assert any("elements never written" in m for m in messages), messages

@@ -14,6 +14,8 @@ import math
 import numpy as np
 
 from tinysim.ir import Graph
+from tinysim.plan import Access, Box, Buffer, Plan, Step
+from tinysim.planners.geometry import needed_box
 from tinysim.modelgen import GraphBuilder, random_bias, random_filter
 
 
@@ -168,3 +170,43 @@ def random_net(draw, st, name: str = "random_schedule") -> Graph:
     _, fh, fw, fc = net.shape(x)
     flat = net.reshape(x, (1, fh * fw * fc))
     return net.build(net.fc(flat, 5))
+
+
+def hand_tiled_plan(graph: Graph, tiles: int) -> Plan:
+    """For a two-op graph (conv A then conv B): each op computed in ``tiles`` row tiles,
+    each tile its own buffer, buffers laid end to end: a tiled (TinyTS-style) plan
+    written by hand in the plan format."""
+    op_a, op_b = graph.operators
+    a, b = op_a.outputs[0], op_b.outputs[0]
+    x = graph.inputs[0]
+    steps, buffers, offset = [], [], 0
+
+    def add_buffer(name, tensor, box, first, last):
+        nonlocal offset
+        t = graph.tensor(tensor)
+        size = (box or Box.whole(t.shape)).size * t.itemsize
+        buffers.append(Buffer(name, "tensor", tensor, box, size, offset, first, last))
+        offset += (size + 15) // 16 * 16
+
+    def rows(tensor, r0, r1):
+        shape = graph.tensor(tensor).shape
+        return Box((0, r0, 0, 0), (1, r1) + shape[2:])
+
+    h = graph.tensor(a).shape[1]
+    cuts = [h * i // tiles for i in range(tiles + 1)]
+    n_steps = 2 * tiles
+    add_buffer("x", x, None, 0, tiles - 1)
+    for i in range(tiles):
+        add_buffer(f"a{i}", a, rows(a, cuts[i], cuts[i + 1]), i, n_steps - 1)
+        add_buffer(f"b{i}", b, rows(b, cuts[i], cuts[i + 1]), tiles + i, n_steps - 1)
+    for op, src, dst, src_names, dst_prefix in ((op_a, x, a, ("x",), "a"),
+                                                (op_b, a, b, tuple(f"a{i}" for i in range(tiles)),
+                                                 "b")):
+        for i in range(tiles):
+            out_box = rows(dst, cuts[i], cuts[i + 1])
+            box = needed_box(graph, op, 0, out_box, (0, 0, 0, 0))
+            steps.append(Step(op.index, "op",
+                              (Access(0, src, src_names, box, graph.tensor(src).zero_point),),
+                              (Access(0, dst, (f"{dst_prefix}{i}",), out_box),)))
+    return Plan(graph.name, graph.sha256, "hand-tiled", (), 16, offset, tuple(buffers),
+                tuple(steps))
