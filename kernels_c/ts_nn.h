@@ -131,8 +131,11 @@ int32_t ts_depthwise_conv_s8_inplace_chw_get_buffer_size(const ts_dw_params *par
  * term filter * (zp + input_offset) is 0, as TFLM skips it) and the output channel
  * written at data + c * output_h * output_w, which only overwrites input channels
  * already copied. Needs output_h * output_w <= input_h * input_w and dilation 1; any
- * window size and stride. Two outputs of a row share each input word: one LDR, two
- * SXTAB16 and four SMLAD against weights repacked per channel into int16 pairs.
+ * window size and stride. Windows are read a word (4 bytes of a row) at a time: two
+ * SXTAB16 and SMLADs against the channel's taps repacked into int16 pairs in @p buffer;
+ * two outputs share each word where that saves SMLADs (stride 1), 3x3 stride 2 reads
+ * three words for four outputs. A one-column tensor with a one-column window runs as a
+ * one-row tensor (the same bytes).
  *
  * @param params  shape and quantization.
  * @param data    input, overwritten by the output.
@@ -166,7 +169,13 @@ typedef struct
 /**
  * @brief Element-wise int8 ADD of two tensors of @p size elements (no broadcasting),
  *        bit-exact with TFLM's reference_integer_ops::Add.
- * @return TS_OK, or TS_ERROR_ARGUMENT if size < 0 or the clamp range is invalid.
+ *
+ * With left_shift 20 and TFLM's multiplier ranges (every int8 ADD TFLM prepares), four
+ * elements a step, each rescale one SMMLAR/SMMULR with the second rounding folded in
+ * (ts_add_s8.c derives it); otherwise, and for the last size % 4 elements, TFLM's own
+ * sequence per element.
+ * @return TS_OK, or TS_ERROR_ARGUMENT if size < 0, left_shift is outside [0, 20], an
+ *         input offset is outside [-127, 128] or the clamp range is invalid.
  */
 int32_t ts_add_s8(const ts_add_params *params, const int8_t *input1, const int8_t *input2,
                   int32_t size, int8_t *output);
