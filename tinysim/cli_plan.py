@@ -1,6 +1,7 @@
 """``tinysim plan`` and ``tinysim check``: memory plans from the command line.
 
-tinysim.cli registers these with ``add_subparsers(subparsers)``.
+tinysim.cli registers these with ``add_subparsers(subparsers)``. The patch-based,
+tensor-splitting and search options of ``plan`` come from tinysim.cli_tiled.
 """
 from __future__ import annotations
 
@@ -22,16 +23,25 @@ def parse_size(text: str) -> int:
 
 
 def _options(args) -> list[str]:
-    return (["inplace"] if args.inplace else []) + list(args.option or [])
+    return (["inplace"] if args.inplace else []) + list(args.option or []) + \
+        (["input_outside"] if getattr(args, "input_outside", False) else [])
 
 
 def cmd_plan(args) -> int:
+    from . import cli_tiled
     from .liveness import occupancy
     from .loader import load_model
     from .planners import make_plan
 
     graph = load_model(args.model)
-    plan = make_plan(graph, args.planner, _options(args), args.alignment)
+    sram = parse_size(args.sram) if args.sram is not None else None
+    if cli_tiled.wants_tiled(args):
+        tiled = cli_tiled.tiled_plan(graph, args, sram, args.alignment)
+        plan = tiled.plan
+        for line in tiled.lines:
+            print(line)
+    else:
+        plan = make_plan(graph, args.planner, _options(args), args.alignment)
     tflm = make_plan(graph, "tflm", (), args.alignment)
     live = occupancy(plan)
     bound = int(live.max()) if live.size else 0
@@ -49,11 +59,13 @@ def cmd_plan(args) -> int:
             how = st.kernel if st.inplace is None else f"{st.kernel} ({st.inplace.scheme})"
             print(f"  {k:4d} {op.index:3d}  {op.opcode:<20s} {int(live[k]):>12,}   "
                   f"{bar:<{width}s} {how if how != 'op' else ''}".rstrip())
-    if args.sram is not None:
-        sram = parse_size(args.sram)
+    if sram is not None:
         if plan.arena_bytes > sram:
-            hint = ("" if args.planner == "best" and args.inplace
-                    else "; try --planner best --inplace")
+            if cli_tiled.wants_tiled(args):
+                hint = "" if args.search else "; try --search"
+            else:
+                hint = ("; try --search" if args.planner == "best" and args.inplace
+                        else "; try --planner best --inplace")
             raise PlanError(f"{graph.name}: the {plan.label} plan needs {plan.arena_bytes:,} B "
                             f"of arena but the SRAM is {sram:,} B ({args.sram}){hint}")
         print(f"  fits {sram:,} B of SRAM ({sram - plan.arena_bytes:,} B to spare)")
@@ -117,6 +129,7 @@ def cmd_check(args) -> int:
 
 
 def add_subparsers(subparsers) -> None:
+    from . import cli_tiled
     from .planners import OPTION_NAMES, PLANNERS
 
     s = subparsers.add_parser("plan", help="plan activation memory in one arena")
@@ -133,6 +146,7 @@ def add_subparsers(subparsers) -> None:
     s.add_argument("--picture", help="draw the arena to this PNG")
     s.add_argument("--no-steps", dest="steps", action="store_false",
                    help="do not print live bytes per step")
+    cli_tiled.add_arguments(s)
     s.set_defaults(func=cmd_plan)
 
     s = subparsers.add_parser("check", help="run a plan in the arena with the checker and "

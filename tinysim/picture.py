@@ -9,8 +9,8 @@ from .ir import Graph
 from .liveness import occupancy
 from .plan import Plan
 
-_SCHEME_COLOURS = {"depthwise_channel": "#d62728", "rows": "#9467bd", "elementwise": "#ff7f0e",
-                   "view": "#8c564b"}
+_SCHEME_COLOURS = {"depthwise_channel": "#d62728", "rows": "#9467bd",
+                   "rows_reverse": "#17becf", "elementwise": "#ff7f0e", "view": "#8c564b"}
 
 
 def _label(graph: Graph, plan: Plan, name: str) -> str:
