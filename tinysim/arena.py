@@ -11,6 +11,7 @@ channel, row-by-row steps row by row, so the check sees the kernel's own order.
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
@@ -124,8 +125,13 @@ class ArenaExecutor:
                 next_id += b.size
         if next_id >= 2 ** 31:
             raise PlanError(f"{self.where}: more than 2 GiB of activations to track")
-        self._id_owner = sorted([(base, "tensor", t) for t, base in self.base.items()]
-                                + [(base, "scratch", n) for n, base in self.scratch_base.items()])
+        owners = sorted([(base, f"tensor {t} ({graph.tensor(t).name})")
+                         for t, base in self.base.items() if graph.tensor(t).nbytes]
+                        + [(base, f"scratch buffer '{n}'")
+                           for n, base in self.scratch_base.items()
+                           if plan.buffer(n).size])
+        self._id_bases = [base for base, _ in owners]
+        self._id_labels = [label for _, label in owners]
 
     # -- plan sanity the executor cannot run without (the checker says more) ------------
 
@@ -179,12 +185,14 @@ class ArenaExecutor:
             pieces.append(_Piece(b, part, a_starts + (b.offset or 0), a_len, i_starts, i_len))
             covered += part.size
         if inside is not None and covered != inside.size:
-            raise PlanError(f"{self.where}: {self._step_desc(k)} accesses box {box.start}..{box.stop} of tensor {a.tensor}, but its buffers "
+            raise PlanError(f"{self.where}: {self._step_desc(k)} accesses box {box.start}.."
+                            f"{box.stop} of tensor {a.tensor}, but its buffers "
                             f"{list(a.buffers)} hold {covered} of its {inside.size} elements "
                             "(missing or overlapping)")
         if inside is not None and inside != box and a.fill is None:
-            raise PlanError(f"{self.where}: step {k} reads box {box.start}..{box.stop} of "
-                            f"tensor {a.tensor} {t.shape}, outside the tensor, with no fill")
+            raise PlanError(f"{self.where}: {self._step_desc(k)} reads box {box.start}.."
+                            f"{box.stop} of tensor {a.tensor} {t.shape}, outside the tensor, "
+                            "with no fill")
         return box, inside, pieces
 
     def _memory(self, b: Buffer) -> np.ndarray:
@@ -269,27 +277,22 @@ class ArenaExecutor:
         holder = self._describe_id(int(have[bad]))
         w = int(self.writer[byte])
         if w == NEVER_WRITTEN:
-            by = "no step ever wrote it"
-        elif w == LOADED:
-            by = "it was loaded as a graph input"
+            by = ("no step ever wrote it; the plan reads the tensor from bytes its producer "
+                  "did not write — fix the buffer's offset or the access")
         else:
-            by = f"{self._step_desc(w)} overwrote it"
+            by = (f"{'the graph input load' if w == LOADED else self._step_desc(w)} "
+                  "overwrote it. Two buffers share these bytes while both are live; fix the "
+                  "plan's offsets, live ranges or in-place declarations")
         raise ArenaViolation(
             f"{self.where}: {self._step_desc(k)} reads tensor {t.index} "
             f"({t.name}) at arena bytes [{lo}, {hi}) in buffer '{piece.buffer.name}', but byte "
-            f"{byte} holds {holder}: {by}. Two buffers share these bytes while both are live; "
-            "fix the plan's offsets, live ranges or in-place declarations")
+            f"{byte} holds {holder}: {by}")
 
     def _describe_id(self, ident: int) -> str:
         if ident < 0:
-            return "nothing (never written)"
-        import bisect
-        k = bisect.bisect_right(self._id_owner, (ident, "~", "~")) - 1
-        base, kind, key = self._id_owner[k]
-        if kind == "tensor":
-            t = self.graph.tensor(key)
-            return f"byte {ident - base} of tensor {t.index} ({t.name})"
-        return f"byte {ident - base} of scratch buffer '{key}'"
+            return "nothing"
+        k = bisect.bisect_right(self._id_bases, ident) - 1
+        return f"byte {ident - self._id_bases[k]} of {self._id_labels[k]}"
 
     # -- steps ---------------------------------------------------------------------------
 

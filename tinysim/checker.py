@@ -324,7 +324,7 @@ def _pair_problem(graph: Graph, plan: Plan, x: Buffer, y: Buffer,
 
 @dataclass(frozen=True)
 class Mutant:
-    kind: str   # shift_offset | shrink_arena | shorten_live_range | alias_same_range | unsafe_inplace
+    kind: str  # one of MUTATION_KINDS
     description: str
     plan: Plan
 
