@@ -19,9 +19,12 @@ from tinysim.liveness import lower_bound
 from tinysim.loader import load_model
 from tinysim.plan import Box
 from tinysim.planners import make_plan
+from tinysim.planners.schedule import INPLACE_GROUP
 from tinysim.verify import make_inputs
 
-CONFIGS = (("tflm", ()), ("tflm", ("inplace",)), ("best", ()), ("best", ("inplace",)))
+CONFIGS = (("tflm", ()), ("tflm", ("inplace",)), ("best", ())) + \
+    tuple(("best", (o,)) for o in INPLACE_GROUP) + \
+    (("best", ("inplace",)), ("best", ("inplace", "input_outside")))
 
 
 @pytest.fixture(scope="module")
