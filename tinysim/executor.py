@@ -81,7 +81,10 @@ class Executor:
                     ins.append(None)
                 elif g.tensors[ti].is_constant:
                     ins.append(g.tensors[ti].data)
+                elif ti in values:
+                    ins.append(values[ti])
                 else:
+                    values[ti] = self._unwritten(p.op, ti)
                     ins.append(values[ti])
             outs = [np.empty(g.tensors[ti].shape, dtype=g.tensors[ti].dtype)
                     for ti in p.op.outputs]
@@ -89,6 +92,16 @@ class Executor:
             for ti, arr in zip(p.op.outputs, outs):
                 values[ti] = arr
         return values
+
+    def _unwritten(self, op: Operator, ti: int) -> np.ndarray:
+        """A tensor no op writes and the caller does not give: only an empty one (an empty
+        constant, e.g. an empty axis list, has no buffer data) has a defined value."""
+        t = self.graph.tensors[ti]
+        if t.size == 0:
+            return np.empty(t.shape, dtype=t.dtype)
+        raise ShapeError(
+            f"{self.graph.name}: op {op.index} ({op.opcode}) reads tensor {ti} ({t.name}), which "
+            "is neither a graph input, a constant nor any op's output; the model is malformed")
 
     def outputs(self, values: dict[int, np.ndarray]) -> list[np.ndarray]:
         return [values[t] for t in self.graph.outputs]
