@@ -5,7 +5,8 @@ For each model: TFLM's arena as TFLM itself reports it (print_allocations' "head
 together as ``--inplace``), the liveness lower bound of the graph-order schedule and of
 the best in-place plan, and TinyEngine's published in-place figure for mcunet_vww1.
 Every plan is also run in the arena with the shadow memory and compared with the
-layer-wise reference (``ok`` column), and mutation-tested (kill rate).
+layer-wise reference (``ok`` column), and mutation-tested (kill rate). A second table
+gives the patch-based and tensor-splitting plans (benchmarks/memory_tiled.py).
 
     python benchmarks/memory.py [--json out.json] [models...]
 """
@@ -28,6 +29,7 @@ from tinysim.planners import make_plan  # noqa: E402
 from tinysim.planners.schedule import INPLACE_GROUP  # noqa: E402
 from tinysim.planners.tflm import measured_arena  # noqa: E402
 from tinysim.verify import make_inputs  # noqa: E402
+from memory_tiled import NOTE as TILED_NOTE, measure_tiled, table_tiled, tiled_ok  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "models"
 TINYENGINE_INPLACE = {"mcunet_vww1": 89600}  # published, activations only
@@ -87,10 +89,15 @@ def main(argv=None) -> int:
     print("Activation arena, bytes (16-byte alignment). 'inplace' = all of "
           + ", ".join(INPLACE_GROUP) + ".\n")
     print(table(rows))
+    for r in rows:
+        r["patch_split"] = measure_tiled(r["model"])
+    print("\n" + TILED_NOTE + "\n")
+    print(table_tiled([r["patch_split"] for r in rows]))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
     bad = [r["model"] for r in rows if r["plans"]["tflm"]["arena"] != r["tflm_measured"]
-           or not all(v["ok"] for v in r["plans"].values()) or r["kill_rate"] < 1]
+           or not all(v["ok"] for v in r["plans"].values()) or r["kill_rate"] < 1
+           or not tiled_ok(r["patch_split"])]
     if bad:
         print(f"\nFAILED: {', '.join(bad)}")
     return 1 if bad else 0

@@ -1,6 +1,7 @@
-"""Patch and split columns of benchmarks/memory.py: activation arenas of patch-based and
-tensor-splitting plans per shared model, under both input accountings, next to the
-published TinyEngine (MCUNetV2) and TinyTS figures.
+"""Patch and split columns of benchmarks/memory.py (which prints them after its planner
+table; this file also runs alone): activation arenas of patch-based and tensor-splitting
+plans per shared model, under both input accountings, next to the published TinyEngine
+(MCUNetV2) and TinyTS figures.
 
 For each model and accounting (input image inside / outside the arena): the best split
 plan (depth-first and breadth-first, tile heights 1-8 rows), the best patch plan (grids
@@ -87,7 +88,7 @@ def table_tiled(rows: list[dict]) -> str:
     for r in rows:
         i, o = r["inside"], r["outside"]
         s = o["search"]
-        ok = all(v["ok"] for side in (i, o) for v in side.values() if v is not None)
+        ok = tiled_ok(r)
         cells = [r["model"], _cell(i["split"]), _cell(o["split"]), _cell(i["patch"], True),
                  _cell(o["patch"], True), _cell(i["search"]), _cell(o["search"]),
                  f"{s['config']}" + (f" (+{s['extra_pct']:.1f}% MACs)" if s["extra_macs"]
@@ -105,6 +106,11 @@ NOTE = ("Patch and split plans, bytes of activation arena (16-byte alignment); (
         "layer-wise model (halo recomputation; split plans recompute nothing).")
 
 
+def tiled_ok(row: dict) -> bool:
+    return all(v["ok"] for side in ("inside", "outside") for v in row[side].values()
+               if v is not None)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="*")
@@ -116,9 +122,7 @@ def main(argv=None) -> int:
     print(table_tiled(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
-    bad = [r["model"] for r in rows
-           if not all(v["ok"] for side in ("inside", "outside")
-                      for v in r[side].values() if v is not None)]
+    bad = [r["model"] for r in rows if not tiled_ok(r)]
     if bad:
         print(f"\nFAILED: {', '.join(bad)}")
     return 1 if bad else 0
