@@ -68,18 +68,29 @@ def test_inplace_plans_use_every_scheme(graphs):
     assert seen == {"view", "elementwise", "depthwise_channel", "rows", "rows_reverse"}
 
 
-def test_inplace_depthwise_really_overwrites_its_input(graphs):
+@pytest.mark.parametrize("scheme", ["depthwise_channel", "rows", "rows_reverse", "elementwise"])
+def test_inplace_steps_really_overwrite_their_input(scheme, graphs):
     g = graphs["mcunet_vww1"]
     plan = make_plan(g, "tflm", ["inplace"])
-    k, step = next((k, s) for k, s in enumerate(plan.steps) if s.kernel == "depthwise_inplace")
+    k, step = next((k, s) for k, s in enumerate(plan.steps)
+                   if s.inplace is not None and s.inplace.scheme == scheme)
     x_buf = plan.buffer(step.reads[0].buffers[0])
     y_buf = plan.buffer(step.writes[0].buffers[0])
-    assert x_buf.offset == y_buf.offset and x_buf.last_step == k == y_buf.first_step
-    executor, (run,) = run_and_compare(g, plan)
+    assert x_buf.last_step == k == y_buf.first_step and x_buf.offset < y_buf.end \
+        and y_buf.offset < x_buf.end
+    inputs = make_inputs(g, 1, 0)[0]
+    reference = Executor(g).run(inputs)
+    executor = ArenaExecutor(g, plan)
+    executor.run(inputs, stop_after=k)
     y = g.tensor(y_buf.tensor)
-    # after the run the arena still holds whatever was written last; the output's bytes
-    # at the input's offset were the output when the step ended (compared in values)
-    assert run.values[y.index].shape == y.shape
+    arena_y = executor.arena[y_buf.offset:y_buf.end].view(y.dtype).reshape(y.shape)
+    np.testing.assert_array_equal(arena_y, reference[y.index])
+    # the shared bytes now hold the output, as the shadow memory records
+    lo, hi = max(x_buf.offset, y_buf.offset), min(x_buf.end, y_buf.end)
+    base = executor.base[y.index]
+    np.testing.assert_array_equal(executor.owner[lo:hi],
+                                  np.arange(lo - y_buf.offset, hi - y_buf.offset) + base)
+    assert (executor.writer[lo:hi] == k).all()
 
 
 @pytest.mark.parametrize("shape,k,stride,pad,dilation", [

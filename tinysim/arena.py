@@ -88,7 +88,8 @@ class _Piece:
 
 @dataclass(frozen=True)
 class ArenaRun:
-    """Every tensor's value as the arena held it right after the step that wrote it."""
+    """Every tensor's value as the arena held it right after the step that wrote it, and
+    the graph outputs read from the arena after the last step."""
 
     values: dict[int, np.ndarray]
     outputs: list[np.ndarray]
@@ -296,7 +297,9 @@ class ArenaExecutor:
 
     # -- steps ---------------------------------------------------------------------------
 
-    def run(self, inputs: Sequence[np.ndarray]) -> ArenaRun:
+    def run(self, inputs: Sequence[np.ndarray], stop_after: int | None = None) -> ArenaRun:
+        """Execute every step (or steps 0..``stop_after``, leaving ``arena``, ``owner``
+        and ``writer`` as they are right after that step, for inspection)."""
         g, plan = self.graph, self.plan
         inputs = validate_inputs(g, inputs)
         self.arena = np.zeros(plan.arena_bytes, np.uint8)
@@ -316,6 +319,8 @@ class ArenaExecutor:
             self._commit(LOADED, a, arr, pieces, direct)
         for k, st in enumerate(plan.steps):
             self._step(k, st)
+            if k == stop_after:
+                return ArenaRun(self.values, [], self.bytes_checked)
         outputs = []
         for ti in g.outputs:
             bufs = plan.tensor_buffers(ti)
