@@ -21,6 +21,9 @@ from ..plan import Access, Box, Buffer, Plan, Step
 from .schedule import Request, align_up, foldable_pads, tflm_scratch
 
 
+REFINE_ROUNDS = 40   # squeaky-wheel re-placements of the best greedy placement
+
+
 @dataclass(frozen=True)
 class BufferSpec:
     """A tensor buffer a builder wants: ``box`` of ``tensor`` (None: the whole tensor)."""
@@ -150,19 +153,51 @@ def fit(requests: list[Request], alignment: int, best_fit: bool) -> dict[str, in
     return offsets
 
 
+def _arena(requests: list[Request], offsets: dict[str, int], alignment: int) -> int:
+    return max((offsets[r.name] + align_up(r.size, alignment) for r in requests), default=0)
+
+
+def _refine(ranked: list[Request], alignment: int, best_fit: bool, rounds: int):
+    """Squeaky wheel: a buffer that reaches the arena top moves to the front of the order
+    and everything is placed again; kept when the arena does not grow."""
+    offsets = fit(ranked, alignment, best_fit)
+    best = _arena(ranked, offsets, alignment)
+    order = list(ranked)
+    seen = {tuple(r.name for r in order)}
+    for _ in range(rounds):
+        moved = None
+        for r in order:
+            if offsets[r.name] + align_up(r.size, alignment) == best:
+                candidate = [r] + [q for q in order if q is not r]
+                key = tuple(q.name for q in candidate)
+                if key not in seen:
+                    seen.add(key)
+                    moved = candidate
+                    break
+        if moved is None:
+            break
+        trial = fit(moved, alignment, best_fit)
+        size = _arena(moved, trial, alignment)
+        if size <= best:
+            best, order, offsets = size, moved, trial
+    return best, offsets
+
+
 def place_best(requests: list[Request], alignment: int) -> tuple[int, dict[str, int]]:
-    """First and best fit under each candidate order; the smallest arena (first on ties)."""
+    """First and best fit under each candidate order; the smallest arena (first on ties),
+    then refined by squeaky wheel."""
     inside = [r for r in requests if not r.external]
     best = None
     for key in _orders(inside, alignment):
         ranked = [inside[i] for i in sorted(range(len(inside)), key=lambda i: key(i, inside[i]))]
         for best_fit in (False, True):
             offsets = fit(ranked, alignment, best_fit)
-            arena = max((offsets[r.name] + align_up(r.size, alignment) for r in inside),
-                        default=0)
+            arena = _arena(inside, offsets, alignment)
             if best is None or arena < best[0]:
-                best = (arena, offsets)
-    return best
+                best = (arena, offsets, ranked, best_fit)
+    arena, offsets, ranked, best_fit = best
+    refined, refined_offsets = _refine(ranked, alignment, best_fit, REFINE_ROUNDS)
+    return (refined, refined_offsets) if refined < arena else (arena, offsets)
 
 
 def finish(graph: Graph, steps: list[Step], specs: list[BufferSpec],
