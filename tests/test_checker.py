@@ -114,3 +114,21 @@ def test_region_writes_once_per_buffer():
     messages = [p.message for p in check_plan(g, again).problems]
     assert any("which an earlier step already wrote" in m for m in messages), messages
     assert any("elements never written" in m for m in messages), messages
+
+
+def test_tinyengine_stride2_under_reservation_is_caught(graphs):
+    """TinyEngine's allocator keeps ceil(size/4) of an in-place stride-2 depthwise output:
+    on mcunet_vww1's 5x5x240 -> 3x3x240 layer that is 1,500 B for a 2,160 B output."""
+    g = graphs["mcunet_vww1"]
+    plan = make_plan(g, "tflm", ["inplace_depthwise", "fold_pad"])
+    k, st = next((k, s) for k, s in enumerate(plan.steps)
+                 if g.tensor(s.writes[0].tensor).shape == (1, 3, 3, 240)
+                 and g.tensor(s.reads[0].tensor).shape == (1, 5, 5, 240))
+    assert st.kernel == "depthwise_inplace" and g.operators[st.op].options["stride_h"] == 2
+    out = plan.buffer(st.writes[0].buffers[0])
+    assert out.size == 2160
+    tinyengine = -(-5 * 5 * 240 // 4)
+    bad = replace(plan, buffers=tuple(replace(b, size=tinyengine) if b.name == out.name else b
+                                      for b in plan.buffers))
+    (problem,) = check_plan(g, bad).problems
+    assert f"size {tinyengine} B" in problem.message and "holds 2160 B" in problem.message
