@@ -20,7 +20,9 @@ from numba import njit
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator, Tensor
+from ._activation_common import output_view
 from ._conv_common import require_int8_activation, tensor_desc
+from .common import op_where
 
 MAX_BROADCAST_RANK = 7  # measured on the pinned TFLM (see above)
 
@@ -65,6 +67,39 @@ def binary_tensors(graph: Graph, op: Operator, where: str) -> BinaryTensors:
             raise UnsupportedError(f"{where}{role} {tensor_desc(t)} has scale {s}; quantized "
                                    "tensors need a positive finite scale — re-export the model")
     return BinaryTensors(ins[0], ins[1], out, s1, z1, s2, z2, so, zo)
+
+
+def prepare_binary(graph: Graph, op: Operator, quantized_params):
+    """ADD/SUB/MUL Prepare: the tensor checks and the broadcast plan, then the op's own
+    CalculateOpData (``quantized_params``, called as the op modules' public ones are)."""
+    where = op_where(graph, op)
+    bt = binary_tensors(graph, op, where)
+    return quantized_params(bt.input1_scale, bt.input1_zero_point, bt.input2_scale,
+                            bt.input2_zero_point, bt.output_scale, bt.output_zero_point,
+                            op.fused_activation, plan_broadcast(where, bt), where)
+
+
+def flat_operands(inputs, outputs):
+    """The flat views ADD/SUB/MUL engines index: input1, input2, output."""
+    return inputs[0].reshape(-1), inputs[1].reshape(-1), output_view(outputs[0])
+
+
+def binary_on_arrays(name: str, input1: np.ndarray, input2: np.ndarray, params_for,
+                     evaluate) -> np.ndarray:
+    """The public add/sub/mul on plain int8 arrays with numpy broadcasting:
+    ``params_for(broadcast)`` gives the op's Params, ``evaluate`` is the op module's."""
+    input1 = np.ascontiguousarray(input1)
+    input2 = np.ascontiguousarray(input2)
+    if input1.dtype != np.int8 or input2.dtype != np.int8:
+        raise ShapeError(f"{name} needs int8 inputs, got {input1.dtype} and {input2.dtype}")
+    shape = broadcast_shape(input1.shape, input2.shape)
+    if shape is None:
+        raise ShapeError(f"{name}: shapes {input1.shape} and {input2.shape} do not broadcast")
+    bc = Broadcast(None, None) if input1.shape == input2.shape else \
+        Broadcast(*broadcast_offsets(input1.shape, input2.shape, shape))
+    out = np.empty(shape, np.int8)
+    evaluate(params_for(bc), [input1, input2], [out])
+    return out
 
 
 def broadcast_shape(shape1: tuple[int, ...], shape2: tuple[int, ...]) -> tuple[int, ...] | None:

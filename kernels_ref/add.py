@@ -14,12 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from tinysim.errors import ShapeError, UnsupportedError
+from tinysim.errors import UnsupportedError
 from tinysim.ir import Graph, Operator
-from ._activation_common import output_view
-from ._broadcast import (Broadcast, binary_tensors, broadcast_offsets, broadcast_shape,
-                         plan_broadcast)
-from .common import activation_range_quantized, op_where
+from ._broadcast import Broadcast, binary_on_arrays, flat_operands, prepare_binary
+from .common import activation_range_quantized
 from .quantization import multiply_by_quantized_multiplier_smaller_than_one_exp as mbqm_stoe
 from .quantization import quantize_multiplier
 
@@ -42,6 +40,13 @@ class AddParams:
     act_min: int
     act_max: int
     broadcast: Broadcast
+
+    def engine_args(self) -> tuple:
+        """The scalars the engines take after the operands, in their order."""
+        return (self.left_shift, self.input1_offset, self.input1_multiplier,
+                self.input1_shift, self.input2_offset, self.input2_multiplier,
+                self.input2_shift, self.output_offset, self.output_multiplier,
+                self.output_shift, self.act_min, self.act_max)
 
 
 def smaller_than_one(where: str, name: str, real: float) -> tuple[int, int]:
@@ -73,46 +78,29 @@ def quantized_add_params(input1_scale: float, input1_zero_point: int, input2_sca
 
 
 def prepare(graph: Graph, op: Operator) -> AddParams:
-    where = op_where(graph, op)
-    bt = binary_tensors(graph, op, where)
-    return quantized_add_params(bt.input1_scale, bt.input1_zero_point, bt.input2_scale,
-                                bt.input2_zero_point, bt.output_scale, bt.output_zero_point,
-                                op.fused_activation, plan_broadcast(where, bt), where)
+    return prepare_binary(graph, op, quantized_add_params)
 
 
 def evaluate(params: AddParams, inputs, outputs) -> None:
     p = params
-    in1 = inputs[0].reshape(-1)
-    in2 = inputs[1].reshape(-1)
-    out = output_view(outputs[0])
-    args = (p.left_shift, p.input1_offset, p.input1_multiplier, p.input1_shift,
-            p.input2_offset, p.input2_multiplier, p.input2_shift, p.output_offset,
-            p.output_multiplier, p.output_shift, p.act_min, p.act_max)
+    in1, in2, out = flat_operands(inputs, outputs)
     if p.broadcast.needed:
-        _add_broadcast(in1, p.broadcast.offsets1, in2, p.broadcast.offsets2, *args, out)
+        _add_broadcast(in1, p.broadcast.offsets1, in2, p.broadcast.offsets2,
+                       *p.engine_args(), out)
     else:
-        _add_elementwise(in1, in2, *args, out)
+        _add_elementwise(in1, in2, *p.engine_args(), out)
 
 
 def add(input1: np.ndarray, input2: np.ndarray, *, input1_scale: float, input1_zero_point: int,
         input2_scale: float, input2_zero_point: int, output_scale: float,
         output_zero_point: int, activation: str = "NONE") -> np.ndarray:
     """Quantized ADD of two int8 arrays (numpy broadcasting), as TFLM computes it."""
-    input1 = np.ascontiguousarray(input1)
-    input2 = np.ascontiguousarray(input2)
-    if input1.dtype != np.int8 or input2.dtype != np.int8:
-        raise ShapeError(f"add needs int8 inputs, got {input1.dtype} and {input2.dtype}")
-    shape = broadcast_shape(input1.shape, input2.shape)
-    if shape is None:
-        raise ShapeError(f"add: shapes {input1.shape} and {input2.shape} do not broadcast")
-    bc = Broadcast(None, None) if input1.shape == input2.shape else \
-        Broadcast(*broadcast_offsets(input1.shape, input2.shape, shape))
-    params = quantized_add_params(input1_scale, int(input1_zero_point), input2_scale,
-                                  int(input2_zero_point), output_scale, int(output_zero_point),
-                                  activation, bc, "add: ")
-    out = np.empty(shape, np.int8)
-    evaluate(params, [input1, input2], [out])
-    return out
+    return binary_on_arrays(
+        "add", input1, input2,
+        lambda bc: quantized_add_params(input1_scale, int(input1_zero_point), input2_scale,
+                                        int(input2_zero_point), output_scale,
+                                        int(output_zero_point), activation, bc, "add: "),
+        evaluate)
 
 
 @njit(cache=True, inline="always")

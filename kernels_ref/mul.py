@@ -12,12 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from tinysim.errors import ShapeError
 from tinysim.ir import Graph, Operator
-from ._activation_common import output_view
-from ._broadcast import (Broadcast, binary_tensors, broadcast_offsets, broadcast_shape,
-                         plan_broadcast)
-from .common import activation_range_quantized, op_where
+from ._broadcast import Broadcast, binary_on_arrays, flat_operands, prepare_binary
+from .common import activation_range_quantized
 from .quantization import multiply_by_quantized_multiplier, quantize_multiplier
 
 OPCODES = ("MUL",)
@@ -49,18 +46,12 @@ def quantized_mul_params(input1_scale: float, input1_zero_point: int, input2_sca
 
 
 def prepare(graph: Graph, op: Operator) -> MulParams:
-    where = op_where(graph, op)
-    bt = binary_tensors(graph, op, where)
-    return quantized_mul_params(bt.input1_scale, bt.input1_zero_point, bt.input2_scale,
-                                bt.input2_zero_point, bt.output_scale, bt.output_zero_point,
-                                op.fused_activation, plan_broadcast(where, bt), where)
+    return prepare_binary(graph, op, quantized_mul_params)
 
 
 def evaluate(params: MulParams, inputs, outputs) -> None:
     p = params
-    in1 = inputs[0].reshape(-1)
-    in2 = inputs[1].reshape(-1)
-    out = output_view(outputs[0])
+    in1, in2, out = flat_operands(inputs, outputs)
     args = (p.input1_offset, p.input2_offset, p.output_offset, p.output_multiplier,
             p.output_shift, p.act_min, p.act_max)
     if p.broadcast.needed:
@@ -73,21 +64,12 @@ def mul(input1: np.ndarray, input2: np.ndarray, *, input1_scale: float, input1_z
         input2_scale: float, input2_zero_point: int, output_scale: float,
         output_zero_point: int, activation: str = "NONE") -> np.ndarray:
     """Quantized MUL of two int8 arrays (numpy broadcasting), as TFLM computes it."""
-    input1 = np.ascontiguousarray(input1)
-    input2 = np.ascontiguousarray(input2)
-    if input1.dtype != np.int8 or input2.dtype != np.int8:
-        raise ShapeError(f"mul needs int8 inputs, got {input1.dtype} and {input2.dtype}")
-    shape = broadcast_shape(input1.shape, input2.shape)
-    if shape is None:
-        raise ShapeError(f"mul: shapes {input1.shape} and {input2.shape} do not broadcast")
-    bc = Broadcast(None, None) if input1.shape == input2.shape else \
-        Broadcast(*broadcast_offsets(input1.shape, input2.shape, shape))
-    params = quantized_mul_params(input1_scale, int(input1_zero_point), input2_scale,
-                                  int(input2_zero_point), output_scale, int(output_zero_point),
-                                  activation, bc, "mul: ")
-    out = np.empty(shape, np.int8)
-    evaluate(params, [input1, input2], [out])
-    return out
+    return binary_on_arrays(
+        "mul", input1, input2,
+        lambda bc: quantized_mul_params(input1_scale, int(input1_zero_point), input2_scale,
+                                        int(input2_zero_point), output_scale,
+                                        int(output_zero_point), activation, bc, "mul: "),
+        evaluate)
 
 
 @njit(cache=True, inline="always")

@@ -14,33 +14,18 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from tinysim.errors import ShapeError
 from tinysim.ir import Graph, Operator
-from ._activation_common import output_view
-from ._broadcast import (Broadcast, binary_tensors, broadcast_offsets, broadcast_shape,
-                         plan_broadcast)
-from .add import LEFT_SHIFT, smaller_than_one
-from .common import activation_range_quantized, op_where
+from ._broadcast import Broadcast, binary_on_arrays, flat_operands, prepare_binary
+from .add import LEFT_SHIFT, AddParams, smaller_than_one
+from .common import activation_range_quantized
 from .quantization import multiply_by_quantized_multiplier_smaller_than_one_exp as mbqm_stoe
 
 OPCODES = ("SUB",)
 
 
 @dataclass(frozen=True, eq=False)
-class SubParams:
-    left_shift: int
-    input1_offset: int
-    input1_multiplier: int
-    input1_shift: int
-    input2_offset: int
-    input2_multiplier: int
-    input2_shift: int
-    output_offset: int
-    output_multiplier: int
-    output_shift: int
-    act_min: int
-    act_max: int
-    broadcast: Broadcast
+class SubParams(AddParams):
+    """TFLM's OpDataSub holds OpDataAdd's fields; only Prepare's arithmetic differs."""
 
 
 def quantized_sub_params(input1_scale: float, input1_zero_point: int, input2_scale: float,
@@ -63,46 +48,29 @@ def quantized_sub_params(input1_scale: float, input1_zero_point: int, input2_sca
 
 
 def prepare(graph: Graph, op: Operator) -> SubParams:
-    where = op_where(graph, op)
-    bt = binary_tensors(graph, op, where)
-    return quantized_sub_params(bt.input1_scale, bt.input1_zero_point, bt.input2_scale,
-                                bt.input2_zero_point, bt.output_scale, bt.output_zero_point,
-                                op.fused_activation, plan_broadcast(where, bt), where)
+    return prepare_binary(graph, op, quantized_sub_params)
 
 
 def evaluate(params: SubParams, inputs, outputs) -> None:
     p = params
-    in1 = inputs[0].reshape(-1)
-    in2 = inputs[1].reshape(-1)
-    out = output_view(outputs[0])
-    args = (p.left_shift, p.input1_offset, p.input1_multiplier, p.input1_shift,
-            p.input2_offset, p.input2_multiplier, p.input2_shift, p.output_offset,
-            p.output_multiplier, p.output_shift, p.act_min, p.act_max)
+    in1, in2, out = flat_operands(inputs, outputs)
     if p.broadcast.needed:
-        _sub_broadcast(in1, p.broadcast.offsets1, in2, p.broadcast.offsets2, *args, out)
+        _sub_broadcast(in1, p.broadcast.offsets1, in2, p.broadcast.offsets2,
+                       *p.engine_args(), out)
     else:
-        _sub_elementwise(in1, in2, *args, out)
+        _sub_elementwise(in1, in2, *p.engine_args(), out)
 
 
 def sub(input1: np.ndarray, input2: np.ndarray, *, input1_scale: float, input1_zero_point: int,
         input2_scale: float, input2_zero_point: int, output_scale: float,
         output_zero_point: int, activation: str = "NONE") -> np.ndarray:
     """Quantized input1 - input2 of two int8 arrays (numpy broadcasting), as TFLM computes it."""
-    input1 = np.ascontiguousarray(input1)
-    input2 = np.ascontiguousarray(input2)
-    if input1.dtype != np.int8 or input2.dtype != np.int8:
-        raise ShapeError(f"sub needs int8 inputs, got {input1.dtype} and {input2.dtype}")
-    shape = broadcast_shape(input1.shape, input2.shape)
-    if shape is None:
-        raise ShapeError(f"sub: shapes {input1.shape} and {input2.shape} do not broadcast")
-    bc = Broadcast(None, None) if input1.shape == input2.shape else \
-        Broadcast(*broadcast_offsets(input1.shape, input2.shape, shape))
-    params = quantized_sub_params(input1_scale, int(input1_zero_point), input2_scale,
-                                  int(input2_zero_point), output_scale, int(output_zero_point),
-                                  activation, bc, "sub: ")
-    out = np.empty(shape, np.int8)
-    evaluate(params, [input1, input2], [out])
-    return out
+    return binary_on_arrays(
+        "sub", input1, input2,
+        lambda bc: quantized_sub_params(input1_scale, int(input1_zero_point), input2_scale,
+                                        int(input2_zero_point), output_scale,
+                                        int(output_zero_point), activation, bc, "sub: "),
+        evaluate)
 
 
 @njit(cache=True, inline="always")
