@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
 from ._conv_common import check_positive, require_int8_activation, tensor_desc
@@ -42,6 +44,26 @@ def pool_params(in_shape, padding: str, stride_h: int, stride_w: int, filter_h: 
                         compute_padding(stride_h, 1, h, filter_h, out_h),
                         compute_padding(stride_w, 1, w, filter_w, out_w), act_min, act_max)
     return params, (n, out_h, out_w, c)
+
+
+def pool_on_array(name: str, input: np.ndarray, filter_h: int, filter_w: int, stride_h: int,
+                  stride_w: int, padding: str, act_min: int, act_max: int,
+                  evaluate) -> np.ndarray:
+    """The public pool function on a plain int8 NHWC array; ``evaluate`` is the op's."""
+    input = np.ascontiguousarray(input)
+    if input.dtype != np.int8 or input.ndim != 4:
+        raise ShapeError(f"{name} needs a 4-D int8 NHWC array, got {input.dtype}{input.shape}")
+    if min(filter_h, filter_w, stride_h, stride_w) < 1 or padding not in ("SAME", "VALID"):
+        raise ShapeError(f"{name}: filter sizes and strides must be >= 1, padding "
+                         "SAME or VALID")
+    params, shape = pool_params(input.shape, padding, stride_h, stride_w, filter_h, filter_w,
+                                act_min, act_max)
+    if min(shape) < 1:
+        raise ShapeError(f"{name}: a {filter_h}x{filter_w} window does not fit "
+                         f"{input.shape} with VALID padding")
+    out = np.empty(shape, np.int8)
+    evaluate(params, [input], [out])
+    return out
 
 
 def prepare_pool(graph: Graph, op: Operator) -> PoolParams:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from tinysim.errors import ShapeError
 from tinysim.ir import Graph, Operator
-from ._pool_common import PoolParams, pool_params, prepare_pool
+from ._pool_common import PoolParams, pool_on_array, prepare_pool
 
 OPCODES = ("AVERAGE_POOL_2D",)
 
@@ -31,21 +30,8 @@ def average_pool_2d(input: np.ndarray, *, filter_h: int, filter_w: int, stride_h
                     stride_w: int = 1, padding: str = "VALID", act_min: int = -128,
                     act_max: int = 127) -> np.ndarray:
     """AveragePool on a plain int8 NHWC array."""
-    input = np.ascontiguousarray(input)
-    if input.dtype != np.int8 or input.ndim != 4:
-        raise ShapeError(f"average_pool_2d needs a 4-D int8 NHWC array, got "
-                         f"{input.dtype}{input.shape}")
-    if min(filter_h, filter_w, stride_h, stride_w) < 1 or padding not in ("SAME", "VALID"):
-        raise ShapeError("average_pool_2d: filter sizes and strides must be >= 1, padding "
-                         "SAME or VALID")
-    params, shape = pool_params(input.shape, padding, stride_h, stride_w, filter_h, filter_w,
-                                act_min, act_max)
-    if min(shape) < 1:
-        raise ShapeError(f"average_pool_2d: a {filter_h}x{filter_w} window does not fit "
-                         f"{input.shape} with VALID padding")
-    out = np.empty(shape, np.int8)
-    evaluate(params, [input], [out])
-    return out
+    return pool_on_array("average_pool_2d", input, filter_h, filter_w, stride_h, stride_w, padding,
+                         act_min, act_max, evaluate)
 
 
 @njit(cache=True)
