@@ -12,6 +12,7 @@ import numpy as np
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
+from ._activation_common import unary_tensors
 from ._conv_common import check_positive, require_int8_activation, tensor_desc
 from .common import activation_range_quantized, compute_padding, op_where
 
@@ -68,11 +69,7 @@ def pool_on_array(name: str, input: np.ndarray, filter_h: int, filter_w: int, st
 
 def prepare_pool(graph: Graph, op: Operator) -> PoolParams:
     where = op_where(graph, op)
-    ins = graph.op_inputs(op)
-    if len(ins) != 1 or ins[0] is None or len(op.outputs) != 1:
-        raise ShapeError(f"{where}needs 1 input and 1 output, has inputs {op.inputs} and "
-                         f"outputs {op.outputs}; the model is malformed")
-    inp, out = ins[0], graph.tensor(op.outputs[0])
+    inp, out = unary_tensors(graph, op, where, same_shape=False)
     in_scale, in_zp = require_int8_activation(where, inp, "input")
     out_scale, out_zp = require_int8_activation(where, out, "output")
     if abs(in_scale - out_scale) > 1.0e-6 or in_zp != out_zp:

@@ -11,7 +11,7 @@ import numpy as np
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
-from ._activation_common import output_view
+from ._activation_common import output_view, unary_tensors
 from ._conv_common import tensor_desc
 from .common import op_where
 
@@ -47,11 +47,7 @@ def squeezed_shape(shape: tuple[int, ...], squeeze_dims, where: str = "") -> tup
 
 def prepare(graph: Graph, op: Operator) -> SqueezeParams:
     where = op_where(graph, op)
-    ins = graph.op_inputs(op)
-    if len(ins) != 1 or ins[0] is None or len(op.outputs) != 1:
-        raise ShapeError(f"{where}needs 1 input and 1 output, has inputs {op.inputs} and "
-                         f"outputs {op.outputs}; the model is malformed")
-    inp, out = ins[0], graph.tensor(op.outputs[0])
+    inp, out = unary_tensors(graph, op, where, same_shape=False)
     if inp.dtype != out.dtype:
         raise UnsupportedError(f"{where}input {tensor_desc(inp)} is {inp.dtype} but output "
                                f"{tensor_desc(out)} is {out.dtype}; SQUEEZE cannot convert")
