@@ -122,6 +122,9 @@ def tiled_plan(graph: Graph, args: argparse.Namespace, sram: int | None,
                  f"{other.best.peak:,} B"]
         if not result.fits:
             lines.append(f"no candidate fits {sram:,} B; the smallest needs {best.peak:,} B")
+            if not outside and other.fits:
+                lines.append("with --input-outside (the application keeps the image) "
+                             f"{other.best.peak:,} B fits")
         return TiledResult(best.plan, tuple(lines), result.fits)
     def make(input_outside: bool) -> Plan:
         if args.patch:

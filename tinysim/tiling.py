@@ -96,8 +96,9 @@ def stage_problem(graph: Graph, start: int, end: int) -> str | None:
         if i in folded or _region_op(graph, op):
             continue
         if op.opcode == "PAD" and i in foldable_pads(graph):
-            return (f"op {i} (PAD) pads rows/columns and a consumer outside the stage reads "
-                    "it, so it cannot be folded")
+            readers = graph.consumers().get(op.outputs[0], [])
+            return (f"op {i} (PAD) cannot be folded into its readers (ops {readers}): only "
+                    "convolutions and pools inside the stage read through a folded PAD")
         return f"op {i} ({op.opcode}) cannot run on an output region"
     if not any(graph.operators[i].opcode in SPATIAL_OPS for i in range(start, end)):
         return f"ops {start}..{end - 1} hold no spatial op (convolution or pooling)"
