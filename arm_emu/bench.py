@@ -33,7 +33,7 @@ from .machine import RunStats
 
 
 class RunResult(Protocol):
-    """What a kernel wrapper returns (kernels_conv.KernelRun, kernels_dw.KernelRun)."""
+    """What a kernel wrapper returns (_kernel_common.KernelRun)."""
     output: np.ndarray
     stats: RunStats
 

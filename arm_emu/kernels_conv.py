@@ -19,24 +19,21 @@ kernels_c/ts_conv_core.h):
 """
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
-
 import numpy as np
 
 from kernels_ref import conv_2d, fully_connected
 from kernels_ref.quantization import multiply_by_quantized_multiplier
-from tinysim.errors import KernelFault, ShapeError, UnsupportedError
+from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
 
+from ._kernel_common import KernelRun, check_status, machine_factory, wrap_int32
 from .build import KERNELS_C
-from .machine import In, Machine, Out, RunStats
+from .machine import In, Machine, Out
 
 CONV_KERNELS = ("ts_convolve_1x1_s8", "ts_convolve_3x3_s8", "ts_convolve_s8",
                 "ts_convolve_3x3_s2_c3_s8")
 FC_KERNEL = "ts_fully_connected_s8"
 SOURCES = tuple(KERNELS_C / f"{name}.c" for name in (*CONV_KERNELS, FC_KERNEL))
-TS_OK = 0
 FAST_MAX_RIGHT_SHIFT = 22   # the fast requantization's domain (ts_conv_core.h)
 CHANNEL_WORDS = 4           # words after each packed weight row
 PARAM_FIELDS = ("batches", "input_h", "input_w", "input_c", "output_h", "output_w",
@@ -45,22 +42,7 @@ PARAM_FIELDS = ("batches", "input_h", "input_w", "input_c", "output_h", "output_
                 "act_max")
 
 
-@dataclass(frozen=True)
-class KernelRun:
-    """What one kernel call produced: ``output`` shaped as kernels_ref returns it."""
-    output: np.ndarray
-    stats: RunStats
-
-
-@functools.lru_cache(maxsize=None)
-def machine(cpu: str = "cortex-m7") -> Machine:
-    """One emulated core with all of this module's kernels (a cached build)."""
-    return Machine.from_sources(SOURCES, cpu)
-
-
-def _wrap_int32(values) -> np.ndarray:
-    """int64 values -> int32 with two's-complement wrap-around (C's int32 arithmetic)."""
-    return (np.asarray(values, np.int64) & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+machine = machine_factory(SOURCES)
 
 
 def _requantize(acc: int, multiplier: int, shift: int) -> int:
@@ -90,7 +72,7 @@ def channel_constants(rows: np.ndarray, bias: np.ndarray | None, output_multipli
         raise UnsupportedError("output multipliers/shifts must be QuantizeMultiplier values: "
                                "multiplier in [0, 2^31), shift in [-31, 30]")
     rows = rows.copy()
-    folded = _wrap_int32(bias64 + int(input_offset) * rows.astype(np.int64).sum(axis=1))
+    folded = wrap_int32(bias64 + int(input_offset) * rows.astype(np.int64).sum(axis=1))
     folded = folded.astype(np.int64)
     right = -shift
     constant = (mult == 0) | ~rows.any(axis=1)
@@ -127,9 +109,9 @@ def pack_conv_filter(filter: np.ndarray, bias: np.ndarray | None, output_multipl
     padded = np.zeros((out_c, k4), np.int8)
     padded[:, :k] = rows
     next_bias = np.append(folded[1:], 0)
-    tail = _wrap_int32(np.stack([mult, right, rounding, next_bias], axis=1))
+    tail = wrap_int32(np.stack([mult, right, rounding, next_bias], axis=1))
     body = np.concatenate([padded.view(np.int32), tail], axis=1).reshape(-1)
-    return np.concatenate([_wrap_int32(folded[:1]), body])
+    return np.concatenate([wrap_int32(folded[:1]), body])
 
 
 def conv_params(input_shape, filter_shape, output_size, stride, dilation, padding,
@@ -150,12 +132,6 @@ def conv_buffer_size(filter_shape) -> int:
     """ts_convolve_s8_get_buffer_size: 9 * K4 bytes."""
     _, fh, fw, c = filter_shape
     return 9 * (-(-(fh * fw * c) // 4) * 4)
-
-
-def _check_status(kernel: str, status: int, params: np.ndarray) -> None:
-    if status != TS_OK:
-        shown = ", ".join(f"{n}={int(v)}" for n, v in zip(PARAM_FIELDS, params))
-        raise KernelFault(f"{kernel} rejected its arguments (status {status}): {shown}")
 
 
 def run_conv(m: Machine, input: np.ndarray, filter: np.ndarray, bias: np.ndarray | None,
@@ -185,7 +161,7 @@ def run_conv(m: Machine, input: np.ndarray, filter: np.ndarray, bias: np.ndarray
     buffer = np.zeros(conv_buffer_size(f.shape), np.int8)
     res = m.call(kernel, In(params, "params"), In(x, "input"), In(packed, "packed", align=4),
                  Out(buffer, "buffer", align=4), Out(out, "output"), budget=budget)
-    _check_status(kernel, res.value, params)
+    check_status(kernel, res.value, params, PARAM_FIELDS)
     return KernelRun(out, res.stats)
 
 
@@ -220,7 +196,7 @@ def pack_fc_filter(filter: np.ndarray, bias: np.ndarray | None, output_multiplie
     for j in range(blocks):
         c = consts[4 * j:4 * j + 4]
         weights = padded[4 * j:4 * j + 4].view(np.int32)        # [4 units, k4/4 words]
-        out += [_wrap_int32(c[:, 0]), weights.T.reshape(-1), _wrap_int32(c[:, 1:].reshape(-1))]
+        out += [wrap_int32(c[:, 0]), weights.T.reshape(-1), wrap_int32(c[:, 1:].reshape(-1))]
     return np.concatenate(out).astype(np.int32)
 
 
@@ -248,9 +224,7 @@ def run_fully_connected(m: Machine, input: np.ndarray, filter: np.ndarray,
     res = m.call(kernel, In(params, "params"), In(x.reshape(batches, depth), "input"),
                  In(packed, "packed", align=4), Out(buffer, "buffer", align=4),
                  Out(out, "output"), budget=budget)
-    if res.value != TS_OK:
-        shown = ", ".join(f"{n}={int(v)}" for n, v in zip(FC_PARAM_FIELDS, params))
-        raise KernelFault(f"{kernel} rejected its arguments (status {res.value}): {shown}")
+    check_status(kernel, res.value, params, FC_PARAM_FIELDS)
     return KernelRun(out, res.stats)
 
 

@@ -18,7 +18,6 @@ UnsupportedError naming the fix.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,33 +26,23 @@ from kernels_ref import add as ref_add
 from kernels_ref import depthwise_conv_2d as ref_dw
 from kernels_ref._pool_common import PoolParams, prepare_pool
 from kernels_ref.add import AddParams
-from tinysim.errors import KernelFault, ShapeError, UnsupportedError
+from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.loader import load_model
 
+from ._kernel_common import KernelRun, check_status, machine_factory, wrap_int32
 from .build import KERNELS_C
-from .machine import In, Machine, Out, RunStats
+from .machine import In, Machine, Out
 
 SOURCES = tuple(KERNELS_C / f"{name}.c" for name in (
     "ts_depthwise_conv_s8", "ts_depthwise_conv_3x3_s8", "ts_depthwise_conv_s8_inplace_chw",
     "ts_add_s8", "ts_avgpool_s8", "ts_maxpool_s8"))
 DEPTHWISE_KERNELS = ("ts_depthwise_conv_s8", "ts_depthwise_conv_3x3_s8")
-TS_OK = 0
 # ts_dw_requant_fast's domain (kernels_c/ts_dw_support.h)
 FAST_MIN_RIGHT_SHIFT = 2
 FAST_MAX_RIGHT_SHIFT = 23
 
 
-@dataclass(frozen=True)
-class KernelRun:
-    """What one kernel call produced: ``output`` shaped as kernels_ref returns it."""
-    output: np.ndarray
-    stats: RunStats
-
-
-@functools.lru_cache(maxsize=None)
-def machine(cpu: str = "cortex-m7") -> Machine:
-    """One emulated core with all of this module's kernels (a cached build)."""
-    return Machine.from_sources(SOURCES, cpu)
+machine = machine_factory(SOURCES)
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,7 +134,7 @@ def channel_table(bias: np.ndarray | None, output_multiplier: np.ndarray,
     ef = np.clip(e, FAST_MIN_RIGHT_SHIFT, FAST_MAX_RIGHT_SHIFT)
     rounding = np.where(fast, (1 << (ef - 2)) + int(output_offset) * (1 << (ef - 1)), shift)
     post_shift = np.where(fast, e - 1, -1)
-    return _wrap_int32(np.stack([bias64, mult, rounding, post_shift], 1))
+    return wrap_int32(np.stack([bias64, mult, rounding, post_shift], 1))
 
 
 def filter_groups_of_4(filter: np.ndarray) -> np.ndarray:
@@ -191,7 +180,7 @@ def run_depthwise_conv(m: Machine, input: np.ndarray, filter: np.ndarray,
     res = m.call(kernel, In(params, "params"), In(x[0], "input"),
                  In(filter_groups_of_4(f), "filter", align=4), In(table, "channel"),
                  Out(out, "output"), budget=budget)
-    _check_status(kernel, res.value, params)
+    check_status(kernel, res.value, params)
     return KernelRun(out[np.newaxis], res.stats)
 
 
@@ -199,7 +188,7 @@ def inplace_chw_buffer_size(m: Machine, params: np.ndarray) -> int:
     """Bytes of scratch ts_depthwise_conv_s8_inplace_chw needs (asked of the C code)."""
     res = m.call("ts_depthwise_conv_s8_inplace_chw_get_buffer_size", In(params, "params"))
     if res.value < 0:
-        _check_status("ts_depthwise_conv_s8_inplace_chw_get_buffer_size", res.value, params)
+        check_status("ts_depthwise_conv_s8_inplace_chw_get_buffer_size", res.value, params)
     return res.value
 
 
@@ -234,7 +223,7 @@ def run_depthwise_conv_inplace_chw(m: Machine, input: np.ndarray, filter: np.nda
     res = m.call(kernel, In(params, "params"), Out(data, "data"),
                  In(filter_chw(f), "filter"), In(table, "channel"),
                  Out(buffer, "buffer", align=4), budget=budget)
-    _check_status(kernel, res.value, params)
+    check_status(kernel, res.value, params)
     out = data[:c * output_size[0] * output_size[1]].reshape(c, *output_size)
     return KernelRun(np.ascontiguousarray(out.transpose(1, 2, 0))[np.newaxis], res.stats)
 
@@ -248,7 +237,7 @@ def run_add(m: Machine, input1: np.ndarray, input2: np.ndarray, params: AddParam
         raise UnsupportedError(
             f"{kernel} adds two int8 arrays of one shape (no broadcasting), got "
             f"{a.dtype}{a.shape} and {b.dtype}{b.shape}; use kernels_ref.add for broadcasts")
-    packed = _wrap_int32(np.array([
+    packed = wrap_int32(np.array([
         params.input1_offset, params.input2_offset, params.left_shift,
         params.input1_multiplier, params.input1_shift, params.input2_multiplier,
         params.input2_shift, params.output_multiplier, params.output_shift,
@@ -257,7 +246,7 @@ def run_add(m: Machine, input1: np.ndarray, input2: np.ndarray, params: AddParam
     res = m.call(kernel, In(packed, "params"), In(a.reshape(-1), "input1"),
                  In(b.reshape(-1), "input2"), a.size, Out(out.reshape(-1), "output"),
                  budget=budget)
-    _check_status(kernel, res.value, packed)
+    check_status(kernel, res.value, packed)
     return KernelRun(out, res.stats)
 
 
@@ -281,13 +270,13 @@ def _run_pool(m: Machine, kernel: str, input: np.ndarray, params: PoolParams,
                                f"{x.dtype}{x.shape}; call it once per image")
     _, h, w, c = x.shape
     p = params
-    packed = _wrap_int32(np.array([h, w, c, output_size[0], output_size[1], p.filter_h,
+    packed = wrap_int32(np.array([h, w, c, output_size[0], output_size[1], p.filter_h,
                                    p.filter_w, p.stride_h, p.stride_w, p.pad_h, p.pad_w,
                                    p.act_min, p.act_max], np.int64))
     out = np.zeros((output_size[0], output_size[1], c), np.int8)
     res = m.call(kernel, In(packed, "params"), In(x[0], "input"), Out(out, "output"),
                  budget=budget)
-    _check_status(kernel, res.value, packed)
+    check_status(kernel, res.value, packed)
     return KernelRun(out[np.newaxis], res.stats)
 
 
@@ -313,16 +302,6 @@ def _dw_params(in_shape, filter_shape, output_size, stride, dilation, padding, i
     """ts_dw_params as an int32 array (field order of the C struct)."""
     _, h, w, c = in_shape
     _, fh, fw, _ = filter_shape
-    return _wrap_int32(np.array([h, w, c, output_size[0], output_size[1], fh, fw, stride[0],
+    return wrap_int32(np.array([h, w, c, output_size[0], output_size[1], fh, fw, stride[0],
                                  stride[1], dilation[0], dilation[1], padding[0], padding[1],
                                  input_offset, output_offset, act_min, act_max], np.int64))
-
-
-def _wrap_int32(values: np.ndarray) -> np.ndarray:
-    return ((np.asarray(values, np.int64) + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
-
-
-def _check_status(kernel: str, status: int, params: np.ndarray) -> None:
-    if status != TS_OK:
-        raise KernelFault(f"{kernel} returned status {status} (TS_ERROR_ARGUMENT: an argument "
-                          f"it does not support) for parameters {params.tolist()}")
