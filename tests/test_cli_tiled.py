@@ -1,0 +1,70 @@
+"""``tinysim plan`` with --search, --patch, --split, --input-outside, end to end."""
+from __future__ import annotations
+
+from conftest import shared_model
+
+from tinysim.cli import main
+from tinysim.plan import load
+
+
+def test_search_prints_its_table_and_the_chosen_plan_checks(tmp_path, capsys):
+    model = str(shared_model("mcunet_vww1"))
+    out = tmp_path / "plan.json"
+    rc = main(["plan", model, "--sram", "64KiB", "--search", "--input-outside", "--no-steps",
+               "--out", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0
+    lines = text.splitlines()
+    assert "input image outside the arena" in lines[0] and "activations only" in lines[0]
+    header = lines[1].split()
+    assert header[:4] == ["kind", "configuration", "arena", "B"]
+    rows = lines[2:lines.index(next(x for x in lines if x.startswith("chosen:")))]
+    assert {r.split()[0] for r in rows} >= {"split", "patch", "in-place", "layer-wise"}
+    chosen = next(r for r in rows if "*" in r)
+    assert chosen.split()[0] == "split"
+    plan = load(out)
+    assert plan.planner == "split" and "input_outside" in plan.options
+    assert plan.arena_bytes <= 34448  # TinyTS's published figure, same accounting
+    assert "with the input image inside the arena the search would choose" in text
+    assert f"fits 65,536 B of SRAM ({65536 - plan.arena_bytes:,} B to spare)" in text
+    assert main(["check", model, str(out)]) == 0
+    assert "bit-exact with the layer-wise reference" in capsys.readouterr().out
+
+
+def test_search_that_cannot_fit_says_what_would(capsys):
+    rc = main(["plan", str(shared_model("mcunet_vww1")), "--sram", "64KiB", "--search",
+               "--no-steps"])
+    captured = capsys.readouterr()
+    assert rc == 2
+    assert "no candidate fits 65,536 B" in captured.out
+    assert "with --input-outside (the application keeps the image)" in captured.out
+    assert "but the SRAM is 65,536 B (64KiB)" in captured.err
+
+
+def test_patch_reports_memory_with_extra_macs(capsys):
+    rc = main(["plan", str(shared_model("mcunet_vww1")), "--patch", "2x2@7", "--input-outside",
+               "--no-steps"])
+    text = capsys.readouterr().out
+    assert rc == 0
+    first, macs, other = text.splitlines()[:3]
+    assert first.startswith("patch+grid=2x2+split=7") and "input image outside" in first
+    assert "halo recomputation" in macs and "(+160,704 = +1.4%" in macs
+    assert other.startswith("with the input image inside the arena:")
+
+
+def test_split_order_and_tile_height(capsys):
+    rc = main(["plan", str(shared_model("mlperf_kws")), "--split", "1", "--order", "breadth",
+               "--no-steps"])
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert text.startswith("split+rows=1+order=breadth")
+    assert "(+0 = +0.0% halo recomputation)" in text
+    assert "peak (arena)" in text
+
+
+def test_tiled_option_errors(capsys):
+    model = str(shared_model("mlperf_vww"))
+    assert main(["plan", model, "--patch", "2by2", "--no-steps"]) == 2
+    assert "is not NxM or NxM@OP" in capsys.readouterr().err
+    assert main(["plan", model, "--patch", "2x2", "--split", "1", "--no-steps"]) == 2
+    assert "give one of --search, --patch, --split" in capsys.readouterr().err
