@@ -51,12 +51,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def format_bench(records) -> str:
-    head = (f"{'kernel':26} {'shape':46} {'MACs':>10} {'instructions':>13} {'instr/MAC':>9} "
-            f"{'M4 cycles (est.)':>17} {'cyc/MAC':>7} {'emulator':>11}  exact")
+    # the name columns as wide as their longest entry, so the numbers stay aligned
+    kw = max([len("kernel")] + [len(r.kernel) for r in records])
+    sw = max([len("shape")] + [len(r.shape) for r in records])
+    head = (f"{'kernel':{kw}} {'shape':{sw}} {'MACs':>10} {'instructions':>13} "
+            f"{'instr/MAC':>9} {'M4 cycles (est.)':>17} {'cyc/MAC':>7} {'emulator':>11}  exact")
     lines = [head, "-" * len(head)]
     for r in records:
         lines.append(
-            f"{r.kernel:26} {r.shape:46} {r.macs:>10,} {r.instructions:>13,} "
+            f"{r.kernel:{kw}} {r.shape:{sw}} {r.macs:>10,} {r.instructions:>13,} "
             f"{r.instructions_per_mac:>9.3f} {r.m4_cycles_estimate:>17,} "
             f"{r.m4_cycles_per_mac_estimate:>7.2f} "
             f"{r.emulator_instructions_per_second / 1e6:>7.0f} M/s  "
@@ -87,8 +90,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
                 failures.append(f"FAIL {case.kernel} on {cpu}, {case.shape}: {problem}")
     for line in failures:
         print(line)
+    kw = max((len(kernel) for kernel, _ in tally), default=0)
     for (kernel, cpu), (ok, bad) in sorted(tally.items()):
-        print(f"{kernel:30} {cpu:10} {ok:4d} bit-exact {bad:4d} failed")
+        print(f"{kernel:{kw}} {cpu:10} {ok:4d} bit-exact {bad:4d} failed")
     total_bad = sum(bad for _, bad in tally.values())
     total = sum(ok + bad for ok, bad in tally.values())
     print(f"{total - total_bad}/{total} kernel runs bit-exact with kernels_ref "
