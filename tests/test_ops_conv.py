@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import kernels_ref
+from _per_op import check_ops_on_tflm_inputs
 from conftest import MODEL_NAMES, shared_model
 from kernels_ref.conv_2d import conv_2d
 from kernels_ref.depthwise_conv_2d import depthwise_conv_2d
@@ -22,7 +23,6 @@ from kernels_ref.quantization import multiply_by_quantized_multiplier, quantize_
 from tinysim import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator, Quantization, Tensor, frozen_options
 from tinysim.loader import load_model
-from tinysim.oracle import TFLMOracle
 from tinysim.verify import make_inputs
 
 OURS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
@@ -32,34 +32,13 @@ OURS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 def test_ops_bit_exact_with_tflm_on_tflm_inputs(name):
     path = shared_model(name)
     graph = load_model(path)
-    oracle = TFLMOracle.from_file(str(path), graph)
-    reg = kernels_ref.registry()
     ops = [op for op in graph.operators if op.opcode in OURS]
     assert ops, f"{name} has no CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED"
-    prepared = [(op, reg[op.opcode], reg[op.opcode].prepare(graph, op)) for op in ops]
     input_sets = make_inputs(graph, count=4, seed=7)
     lowest, highest = input_sets[1][0], input_sets[2][0]  # all-minimum, all-maximum
     assert np.all(lowest == lowest.flat[0]) and np.all(highest == highest.flat[0])
     assert lowest.flat[0] < highest.flat[0]
-    checked = 0
-    for k, inputs in enumerate(input_sets):
-        tflm = oracle.run(inputs)
-        for op, module, params in prepared:
-            ins = [None if ti < 0 else
-                   graph.tensor(ti).data if graph.tensor(ti).is_constant else tflm[ti]
-                   for ti in op.inputs]
-            out_t = graph.tensor(op.outputs[0])
-            ours = np.full(out_t.shape, 99, np.int8)  # a sentinel the op must overwrite
-            module.evaluate(params, ins, [ours])
-            theirs = tflm[op.outputs[0]]
-            if not np.array_equal(ours, theirs):
-                diff = ours.astype(np.int32) - theirs
-                pos = tuple(int(v) for v in np.argwhere(diff)[0])
-                pytest.fail(f"{name} op {op.index} ({op.opcode}) input set {k}: "
-                            f"{np.count_nonzero(diff)}/{diff.size} differ, first at {pos}: "
-                            f"ours {ours[pos]} TFLM {theirs[pos]}")
-            checked += 1
-    assert checked == 4 * len(ops)
+    assert check_ops_on_tflm_inputs(path, graph, ops, input_sets) == 4 * len(ops)
 
 
 # --- Prepare errors, on hand-built one-op graphs -------------------------------------------

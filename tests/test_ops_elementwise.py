@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import kernels_ref
+from _per_op import check_ops_on_tflm_inputs
 from conftest import MODEL_NAMES, shared_model
 from kernels_ref.add import add
 from kernels_ref.average_pool_2d import average_pool_2d
@@ -58,30 +59,9 @@ def test_corpus_exercises_the_ops_it_should():
 def test_ops_bit_exact_with_tflm_on_tflm_inputs(name):
     path = shared_model(name)
     graph = load_model(path)
-    oracle = TFLMOracle.from_file(str(path), graph)
-    reg = kernels_ref.registry()
     ops = [op for op in graph.operators if op.opcode in OURS]
-    prepared = [(op, reg[op.opcode], reg[op.opcode].prepare(graph, op)) for op in ops]
     input_sets = make_inputs(graph, count=4, seed=7)
-    checked = 0
-    for k, inputs in enumerate(input_sets):
-        tflm = oracle.run(inputs)
-        for op, module, params in prepared:
-            ins = [None if ti < 0 else
-                   graph.tensor(ti).data if graph.tensor(ti).is_constant else tflm[ti]
-                   for ti in op.inputs]
-            out_t = graph.tensor(op.outputs[0])
-            ours = np.full(out_t.shape, 99, np.int8)  # a sentinel the op must overwrite
-            module.evaluate(params, ins, [ours])
-            theirs = tflm[op.outputs[0]]
-            if not np.array_equal(ours, theirs):
-                diff = ours.astype(np.int32) - theirs
-                pos = tuple(int(v) for v in np.argwhere(diff)[0])
-                pytest.fail(f"{name} op {op.index} ({op.opcode}) input set {k}: "
-                            f"{np.count_nonzero(diff)}/{diff.size} differ, first at {pos}: "
-                            f"ours {ours[pos]} TFLM {theirs[pos]}")
-            checked += 1
-    assert checked == 4 * len(ops)
+    assert check_ops_on_tflm_inputs(path, graph, ops, input_sets) == 4 * len(ops)
 
 
 # --- models TFLM refuses: tinysim refuses them too, naming model, op and tensor ------------

@@ -1,0 +1,44 @@
+"""Per-op bit-exactness on a shared model: each op is fed TFLM's own input tensors (from
+the oracle run with every tensor preserved), so one op's bug cannot hide behind another's.
+
+Used by tests/test_ops_conv.py and tests/test_ops_elementwise.py.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kernels_ref
+from tinysim.ir import Graph, Operator
+from tinysim.oracle import TFLMOracle
+
+
+def check_ops_on_tflm_inputs(path: Path, graph: Graph, ops: list[Operator],
+                             input_sets) -> int:
+    """Run TFLM on each input set, evaluate every op in ``ops`` on TFLM's values of its
+    inputs and fail on the first output that differs from TFLM's; returns how many
+    (op, input set) outputs were compared."""
+    oracle = TFLMOracle.from_file(str(path), graph)
+    reg = kernels_ref.registry()
+    prepared = [(op, reg[op.opcode], reg[op.opcode].prepare(graph, op)) for op in ops]
+    checked = 0
+    for k, inputs in enumerate(input_sets):
+        tflm = oracle.run(inputs)
+        for op, module, params in prepared:
+            ins = [None if ti < 0 else
+                   graph.tensor(ti).data if graph.tensor(ti).is_constant else tflm[ti]
+                   for ti in op.inputs]
+            out_t = graph.tensor(op.outputs[0])
+            ours = np.full(out_t.shape, 99, np.int8)  # a sentinel the op must overwrite
+            module.evaluate(params, ins, [ours])
+            theirs = tflm[op.outputs[0]]
+            if not np.array_equal(ours, theirs):
+                diff = ours.astype(np.int32) - theirs
+                pos = tuple(int(v) for v in np.argwhere(diff)[0])
+                pytest.fail(f"{Path(path).stem} op {op.index} ({op.opcode}) input set {k}: "
+                            f"{np.count_nonzero(diff)}/{diff.size} differ, first at {pos}: "
+                            f"ours {ours[pos]} TFLM {theirs[pos]}")
+            checked += 1
+    return checked
