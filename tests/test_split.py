@@ -16,7 +16,7 @@ from tinysim.tiling import plan_macs, spatial_stage
 from tinysim.verify import make_inputs
 
 # (tile rows, order, input outside) per shared model: three configurations each
-CONFIGS = ((1, "depth", False), (2, "breadth", True), (3, "depth", True))
+CONFIGS = ((1, "depth", False), (2, "breadth", True), (3, "frugal", True))
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +68,21 @@ def test_depth_first_keeps_less_live_than_breadth_first(graphs):
         # breadth-first runs every tile of an op before the next op starts
         ops = [st.op for st in breadth.steps]
         assert all(a <= b for a, b in zip(ops, ops[1:]))
+
+
+def test_frugal_order_frees_the_input_sooner(graphs):
+    g = graphs["mlperf_vww"]
+    for outside in (False, True):
+        depth = split.plan(g, 1, "depth", input_outside=outside)
+        frugal = split.plan(g, 1, "frugal", input_outside=outside)
+        assert frugal.arena_bytes <= depth.arena_bytes
+        # the same tile steps, in another order
+        assert sorted((st.op, st.writes[0].box.start) for st in frugal.steps) == \
+            sorted((st.op, st.writes[0].box.start) for st in depth.steps)
+    inside_depth = split.plan(g, 1, "depth")
+    inside_frugal = split.plan(g, 1, "frugal")
+    assert inside_frugal.arena_bytes < inside_depth.arena_bytes
+    assert prove(g, inside_frugal).clean
 
 
 def test_input_tiles_inside_are_freed_row_by_row(graphs):

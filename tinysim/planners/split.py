@@ -13,6 +13,10 @@ copy. Ops before and after the stage run whole; an op after it reads the tiles t
 Orders:
 - ``depth``: a tile flows down the stage as soon as it can: at each step the deepest op
   whose next output tile has all its input rows runs (TinyTS's depth-first order).
+- ``frugal``: depth-first, except that a ready step freeing at least as many bytes as it
+  allocates runs first (the deepest such step). Measured on the shared models: never a
+  larger arena than ``depth``, smaller on mlperf_vww and mcunet_vww0/1 when the input
+  image is inside the arena (its rows are freed sooner).
 - ``breadth``: op by op, all tiles of one op before the next (layer-wise, tile-freed).
 """
 from __future__ import annotations
@@ -24,7 +28,7 @@ from ..tiling import region_read, spatial_stage, stage_ops
 from .tiled import BufferSpec, box_bytes, finish, whole_steps
 
 NAME = "split"
-ORDERS = ("depth", "breadth")
+ORDERS = ("depth", "frugal", "breadth")
 
 
 def _spans(rows: int, h: int) -> list[tuple[int, int]]:
@@ -113,16 +117,45 @@ def plan(graph: Graph, tile_rows: int = 1, order: str = "depth",
         for i in order_ops:
             steps.extend(tile_step[(i, k)] for k in range(count[i]))
     else:
-        done = {i: 0 for i in order_ops}
-        for _ in range(sum(count.values())):
-            # the first unfinished op always has its inputs, so some op is ready
-            i = next(i for i in reversed(order_ops) if done[i] < count[i] and
-                     all(done[p] > last for p, last in waits[(i, done[i])]))
-            steps.append(tile_step[(i, done[i])])
-            done[i] += 1
+        steps.extend(_depth_first(order_ops, count, tile_step, waits, specs,
+                                  frugal=order == "frugal"))
 
     rest = range(end, len(graph.operators))
     steps.extend(whole_steps(graph, rest, holders, len(steps), specs, scratch))
     options = (f"rows={h}", f"order={order}", f"stage={start}..{end - 1}") + \
         (("input_outside",) if input_outside else ())
     return finish(graph, steps, specs, scratch, NAME, options, alignment)
+
+
+def _depth_first(ops: list[int], count: dict[int, int], tile_step: dict[tuple[int, int], Step],
+                 waits: dict[tuple[int, int], list[tuple[int, int]]],
+                 specs: list[BufferSpec], frugal: bool) -> list[Step]:
+    """The deepest ready tile step first (``frugal``: the deepest step that frees at least
+    what it allocates, if any is ready). The first unfinished op always has its inputs,
+    so some step is always ready."""
+    size = {s.name: 0 if s.external else s.size for s in specs}
+    pending: dict[str, int] = {}  # tile steps still to read each buffer
+    for st in tile_step.values():
+        for a in st.reads:
+            for name in a.buffers:
+                pending[name] = pending.get(name, 0) + 1
+    done = {i: 0 for i in ops}
+    out = []
+
+    def net(st: Step) -> int:
+        freed = sum(size[n] for a in st.reads for n in a.buffers if pending[n] == 1)
+        return sum(size[n] for a in st.writes for n in a.buffers) - freed
+
+    for _ in range(sum(count.values())):
+        ready = [i for i in reversed(ops) if done[i] < count[i] and
+                 all(done[p] > last for p, last in waits[(i, done[i])])]
+        i = ready[0]
+        if frugal:
+            i = next((j for j in ready if net(tile_step[(j, done[j])]) <= 0), i)
+        st = tile_step[(i, done[i])]
+        for a in st.reads:
+            for name in a.buffers:
+                pending[name] -= 1
+        out.append(st)
+        done[i] += 1
+    return out
