@@ -8,48 +8,20 @@ out[i] = op(a[i], b[i], c[i]), so one emulator call checks a whole Hypothesis ex
 """
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
-from arm_emu import Out
+from _arm_models import (INT32_MAX, INT32_MIN, assert_instruction_matches, byte, half,
+                         halves, operand_arrays, s8, s16, s32, sel_after_ssub8,
+                         select_bytes)
 from arm_harness import CPUS, machine
 
-INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 EDGES = [0, 1, -1, INT32_MIN, INT32_MAX, 0x7FFF, 0x8000, -0x8000, 0x7F7F7F7F, -0x7F7F7F80,
          0x00800080, 0x7FFF8000, -0x7FFF8000, 0x01000100, 0x0000FFFF, -0x10000]
 
 
-def s8(v: int) -> int:
-    v &= 0xFF
-    return v - 0x100 if v & 0x80 else v
-
-
-def s16(v: int) -> int:
-    v &= 0xFFFF
-    return v - 0x10000 if v & 0x8000 else v
-
-
-def s32(v: int) -> int:
-    v &= 0xFFFFFFFF
-    return v - (1 << 32) if v & 0x80000000 else v
-
-
 def clamp(v: int, lo: int, hi: int) -> int:
     return max(lo, min(hi, v))
-
-
-def byte(v: int, i: int) -> int:
-    return (v >> (8 * i)) & 0xFF
-
-
-def half(v: int, i: int) -> int:
-    return (v >> (16 * i)) & 0xFFFF
-
-
-def halves(lo: int, hi: int) -> int:
-    return (lo & 0xFFFF) | (hi & 0xFFFF) << 16
 
 
 def sxtb16(x: int) -> int:
@@ -60,16 +32,8 @@ def ror8(x: int) -> int:
     return (x >> 8 | x << 24) & 0xFFFFFFFF
 
 
-def select_bytes(ge: list[bool], z: int, w: int) -> int:
-    return sum((byte(z, i) if ge[i] else byte(w, i)) << (8 * i) for i in range(4))
-
-
 def sel_after_sadd8(x: int, y: int, z: int, w: int) -> int:
     return select_bytes([s8(byte(x, i)) + s8(byte(y, i)) >= 0 for i in range(4)], z, w)
-
-
-def sel_after_ssub8(x: int, y: int, z: int, w: int) -> int:
-    return select_bytes([s8(byte(x, i)) - s8(byte(y, i)) >= 0 for i in range(4)], z, w)
 
 
 def fold64(v: int) -> int:
@@ -118,26 +82,9 @@ MODELS = {
 MNEMONIC = {"fx_sxtb16_ror8": "sxtb16", "fx_ssat8": "ssat", "fx_ssat16": "ssat",
             "fx_usat8": "usat", "fx_pkhbt16": "pkhbt", "fx_sel": "sel", "fx_ssub8_sel": "sel"}
 
-int32s = st.one_of(st.integers(INT32_MIN, INT32_MAX), st.sampled_from(EDGES))
-
-
-@st.composite
-def operand_arrays(draw):
-    n = draw(st.integers(1, 48))
-    lists = [draw(st.lists(int32s, min_size=n, max_size=n)) for _ in range(3)]
-    return [np.array(v, dtype=np.int32) for v in lists]
-
-
 @pytest.mark.parametrize("cpu", CPUS)
 @pytest.mark.parametrize("name", sorted(MODELS))
-@given(operands=operand_arrays())
+@given(operands=operand_arrays(EDGES, 48))
 def test_dsp_instruction_matches_its_model(cpu, name, operands):
-    a, b, c = operands
-    out = np.zeros(len(a), np.int32)
-    res = machine(cpu).call(name, a, b, c, Out(out), len(a))
-    mnemonic = MNEMONIC.get(name, name[3:])
-    assert res.stats.histogram.get(mnemonic, 0) >= len(a), "the instruction really ran"
-    model = MODELS[name]
-    expected = [model(int(x) & 0xFFFFFFFF, int(y) & 0xFFFFFFFF, int(z) & 0xFFFFFFFF) & 0xFFFFFFFF
-                for x, y, z in zip(a, b, c)]
-    np.testing.assert_array_equal(out.view(np.uint32), np.array(expected, dtype=np.uint32))
+    assert_instruction_matches(machine(cpu), name, MODELS[name], MNEMONIC.get(name, name[3:]),
+                               operands)

@@ -12,6 +12,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from _arm_models import (INT32_MAX, INT32_MIN, assert_instruction_matches, byte, halves,
+                         operand_arrays, s8, s16, s32, sel_after_ssub8)
 from arm_emu import Machine, Out
 from arm_emu import kernels_dw as kd
 from conftest import ROOT
@@ -24,7 +26,6 @@ from kernels_ref.depthwise_conv_2d import depthwise_conv_2d
 from kernels_ref.quantization import multiply_by_quantized_multiplier, quantize_multiplier_array
 
 CPUS = ("cortex-m7", "cortex-m4")
-INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 FIXTURE = ROOT / "tests" / "arm_fixtures" / "fx_dw.c"
 
 
@@ -34,34 +35,6 @@ def fixture_machine(cpu: str) -> Machine:
 
 
 # ---------------------------------------------------------------- instruction models
-
-def s8(v: int) -> int:
-    v &= 0xFF
-    return v - 0x100 if v & 0x80 else v
-
-
-def s16(v: int) -> int:
-    v &= 0xFFFF
-    return v - 0x10000 if v & 0x8000 else v
-
-
-def s32(v: int) -> int:
-    v &= 0xFFFFFFFF
-    return v - (1 << 32) if v & 0x80000000 else v
-
-
-def byte(v: int, i: int) -> int:
-    return (v >> (8 * i)) & 0xFF
-
-
-def halves(lo: int, hi: int) -> int:
-    return (lo & 0xFFFF) | (hi & 0xFFFF) << 16
-
-
-def sel_after_ssub8(x: int, y: int, z: int, w: int) -> int:
-    ge = [s8(byte(x, i)) - s8(byte(y, i)) >= 0 for i in range(4)]
-    return sum((byte(z, i) if ge[i] else byte(w, i)) << (8 * i) for i in range(4))
-
 
 def clamp4(x: int, lo: int, hi: int) -> int:
     """Lane-wise max with lo, then min with hi."""
@@ -96,27 +69,14 @@ MODELS = {
 }
 EDGES = [0, 1, -1, INT32_MIN, INT32_MAX, 0x7FFF, 0x8000, -0x8000, 0x7F7F7F7F, -0x7F7F7F80,
          0x00800080, 0x7FFF8000, 0x80808080 - (1 << 32), 0x01FF01FF]
-int32s = st.one_of(st.integers(INT32_MIN, INT32_MAX), st.sampled_from(EDGES))
-
-
-@st.composite
-def operand_arrays(draw):
-    n = draw(st.integers(1, 40))
-    return [np.array(draw(st.lists(int32s, min_size=n, max_size=n)), np.int32) for _ in range(3)]
 
 
 @pytest.mark.parametrize("cpu", CPUS)
 @pytest.mark.parametrize("name", sorted(MODELS))
-@given(operands=operand_arrays())
+@given(operands=operand_arrays(EDGES, 40))
 def test_instruction_matches_its_model(cpu, name, operands):
-    a, b, c = operands
-    out = np.zeros(len(a), np.int32)
-    res = fixture_machine(cpu).call(name, a, b, c, Out(out), len(a))
     model, mnemonic = MODELS[name]
-    assert res.stats.histogram.get(mnemonic, 0) >= len(a), "the instruction really ran"
-    expected = [model(int(x) & 0xFFFFFFFF, int(y) & 0xFFFFFFFF, int(z) & 0xFFFFFFFF) & 0xFFFFFFFF
-                for x, y, z in zip(a, b, c)]
-    np.testing.assert_array_equal(out.view(np.uint32), np.array(expected, np.uint32))
+    assert_instruction_matches(fixture_machine(cpu), name, model, mnemonic, operands)
 
 
 # ---------------------------------------------------------------- requantization
