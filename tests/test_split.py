@@ -77,8 +77,10 @@ def test_frugal_order_frees_the_input_sooner(graphs):
         frugal = split.plan(g, 1, "frugal", input_outside=outside)
         assert frugal.arena_bytes <= depth.arena_bytes
         # the same tile steps, in another order
-        assert sorted((st.op, st.writes[0].box.start) for st in frugal.steps) == \
-            sorted((st.op, st.writes[0].box.start) for st in depth.steps)
+        def tiles(p):
+            return sorted((st.op, st.writes[0].box.start if st.writes[0].box else ())
+                          for st in p.steps)
+        assert tiles(frugal) == tiles(depth)
     inside_depth = split.plan(g, 1, "depth")
     inside_frugal = split.plan(g, 1, "frugal")
     assert inside_frugal.arena_bytes < inside_depth.arena_bytes
