@@ -8,11 +8,14 @@ bounds test; int16 x int8 products in an int32 accumulator vectorize well.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numba import njit
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator, Tensor
+from .common import activation_range_quantized, compute_out_size, compute_padding
 from .quantization import multiply_by_quantized_multiplier, quantize_multiplier_array
 
 
@@ -112,6 +115,66 @@ def input_tensors(graph: Graph, op: Operator, where: str, required: int):
             raise ShapeError(f"{where}{role} {tensor_desc(t)} has an empty dimension "
                              f"{t.shape}; the model is malformed")
     return ins[0], ins[1], bias, out
+
+
+def window_padding(where: str, options, in_h: int, in_w: int, filter_h: int, filter_w: int,
+                   out: Tensor) -> tuple[int, int]:
+    """CONV_2D/DEPTHWISE_CONV_2D: check the output's height and width against TFLM's
+    ComputeOutSize, then (pad_h, pad_w) from ComputePaddingHeightWidth."""
+    o = options
+    out_h = compute_out_size(o["padding"], in_h, filter_h, o["stride_h"], o["dilation_h"])
+    out_w = compute_out_size(o["padding"], in_w, filter_w, o["stride_w"], o["dilation_w"])
+    if (out_h, out_w) != out.shape[1:3]:
+        raise ShapeError(
+            f"{where}output {tensor_desc(out)} is {out.shape[1]}x{out.shape[2]} but a "
+            f"{filter_h}x{filter_w} {o['padding']} window with stride {o['stride_h']}x"
+            f"{o['stride_w']} and dilation {o['dilation_h']}x{o['dilation_w']} over "
+            f"{in_h}x{in_w} gives {out_h}x{out_w}; the model is malformed")
+    return (compute_padding(o["stride_h"], o["dilation_h"], in_h, filter_h, out_h),
+            compute_padding(o["stride_w"], o["dilation_w"], in_w, filter_w, out_w))
+
+
+@dataclass(frozen=True, eq=False)
+class ConvQuantization:
+    """TFLM's per-channel conv quantization (CalculateOpDataConv/DepthwiseConv)."""
+    input_offset: int
+    output_offset: int
+    act_min: int
+    act_max: int
+    output_multiplier: np.ndarray  # int32 per output channel
+    output_shift: np.ndarray       # int32 per output channel, > 0 = left shift
+
+
+def conv_quantization(where: str, op: Operator, inp: Tensor, filt: Tensor,
+                      bias: Tensor | None, out: Tensor, filter_axis: int,
+                      out_depth: int) -> ConvQuantization:
+    """Checks the int8 tensors and int32 bias, then the offsets, per-channel multipliers
+    and clamp range CONV_2D and DEPTHWISE_CONV_2D compute alike."""
+    in_scale, in_zp = require_int8_activation(where, inp, "input")
+    out_scale, out_zp = require_int8_activation(where, out, "output")
+    filter_scales = require_int8_filter(where, filt, filter_axis, out_depth)
+    require_bias(where, bias, out_depth)
+    mult, shift = per_channel_multipliers(in_scale, filter_scales, out_scale, out_depth)
+    act_min, act_max = activation_range_quantized(op.fused_activation, out_scale, out_zp,
+                                                  where=where)
+    return ConvQuantization(-in_zp, out_zp, act_min, act_max, mult, shift)
+
+
+def plain_channel_arrays(name: str, out_depth: int, bias, output_multiplier, output_shift,
+                         stride, dilation, padding, output_size):
+    """The public conv_2d/depthwise_conv_2d's per-channel arrays as int32 (zeros for an
+    omitted bias), checked with the window geometry: (multiplier, shift, bias)."""
+    mult = np.ascontiguousarray(output_multiplier, np.int32).reshape(-1)
+    shift = np.ascontiguousarray(output_shift, np.int32).reshape(-1)
+    bias = np.zeros(out_depth, np.int32) if bias is None else \
+        np.ascontiguousarray(bias, np.int32).reshape(-1)
+    if mult.size != out_depth or shift.size != out_depth or bias.size != out_depth:
+        raise ShapeError(f"{name}: bias, multipliers and shifts need {out_depth} entries, "
+                         f"got {bias.size}, {mult.size}, {shift.size}")
+    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0 or min(output_size) < 1:
+        raise ShapeError(f"{name}: strides, dilations and output size must be positive and "
+                         "padding non-negative")
+    return mult, shift, bias
 
 
 def bias_or_zeros(bias: np.ndarray | None, zeros: np.ndarray) -> np.ndarray:

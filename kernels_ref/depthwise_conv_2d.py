@@ -14,10 +14,10 @@ from numba import njit
 
 from tinysim.errors import ShapeError
 from tinysim.ir import Graph, Operator
-from ._conv_common import (bias_or_zeros, check_positive, input_tensors, offset_padded_input,
-                           per_channel_multipliers, require_bias, require_int8_activation,
-                           require_int8_filter, requantize, tensor_desc)
-from .common import activation_range_quantized, compute_out_size, compute_padding, op_where
+from ._conv_common import (bias_or_zeros, check_positive, conv_quantization, input_tensors,
+                           offset_padded_input, plain_channel_arrays, requantize, tensor_desc,
+                           window_padding)
+from .common import op_where
 
 OPCODES = ("DEPTHWISE_CONV_2D",)
 
@@ -62,28 +62,14 @@ def prepare(graph: Graph, op: Operator) -> DepthwiseConv2DParams:
         raise ShapeError(
             f"{where}output {tensor_desc(out)} has shape {out.shape}; it needs batch "
             f"{batches} and {out_depth} channels")
-    out_h = compute_out_size(o["padding"], in_h, filter_h, o["stride_h"], o["dilation_h"])
-    out_w = compute_out_size(o["padding"], in_w, filter_w, o["stride_w"], o["dilation_w"])
-    if (out_h, out_w) != out.shape[1:3]:
-        raise ShapeError(
-            f"{where}output {tensor_desc(out)} is {out.shape[1]}x{out.shape[2]} but a "
-            f"{filter_h}x{filter_w} {o['padding']} window with stride {o['stride_h']}x"
-            f"{o['stride_w']} and dilation {o['dilation_h']}x{o['dilation_w']} over "
-            f"{in_h}x{in_w} gives {out_h}x{out_w}; the model is malformed")
-    in_scale, in_zp = require_int8_activation(where, inp, "input")
-    out_scale, out_zp = require_int8_activation(where, out, "output")
-    filter_scales = require_int8_filter(where, filt, 3, out_depth)
-    require_bias(where, bias, out_depth)
-    mult, shift = per_channel_multipliers(in_scale, filter_scales, out_scale, out_depth)
-    act_min, act_max = activation_range_quantized(op.fused_activation, out_scale, out_zp,
-                                                  where=where)
+    pad_h, pad_w = window_padding(where, o, in_h, in_w, filter_h, filter_w, out)
+    q = conv_quantization(where, op, inp, filt, bias, out, 3, out_depth)
     return DepthwiseConv2DParams(
         stride_h=o["stride_h"], stride_w=o["stride_w"],
-        dilation_h=o["dilation_h"], dilation_w=o["dilation_w"],
-        pad_h=compute_padding(o["stride_h"], o["dilation_h"], in_h, filter_h, out_h),
-        pad_w=compute_padding(o["stride_w"], o["dilation_w"], in_w, filter_w, out_w),
-        depth_multiplier=multiplier, input_offset=-in_zp, output_offset=out_zp,
-        act_min=act_min, act_max=act_max, output_multiplier=mult, output_shift=shift,
+        dilation_h=o["dilation_h"], dilation_w=o["dilation_w"], pad_h=pad_h, pad_w=pad_w,
+        depth_multiplier=multiplier, input_offset=q.input_offset,
+        output_offset=q.output_offset, act_min=q.act_min, act_max=q.act_max,
+        output_multiplier=q.output_multiplier, output_shift=q.output_shift,
         zero_bias=np.zeros(out_depth, np.int32))
 
 
@@ -114,16 +100,9 @@ def depthwise_conv_2d(input: np.ndarray, filter: np.ndarray, bias: np.ndarray | 
             out_depth != input.shape[3] * depth_multiplier:
         raise ShapeError(f"depthwise_conv_2d: filter {filter.shape} must be 1xHxWx"
                          f"{input.shape[3]}*depth_multiplier ({depth_multiplier})")
-    mult = np.ascontiguousarray(output_multiplier, np.int32).reshape(-1)
-    shift = np.ascontiguousarray(output_shift, np.int32).reshape(-1)
-    bias = np.zeros(out_depth, np.int32) if bias is None else \
-        np.ascontiguousarray(bias, np.int32).reshape(-1)
-    if mult.size != out_depth or shift.size != out_depth or bias.size != out_depth:
-        raise ShapeError(f"depthwise_conv_2d: bias, multipliers and shifts need {out_depth} "
-                         f"entries, got {bias.size}, {mult.size}, {shift.size}")
-    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0 or min(output_size) < 1:
-        raise ShapeError("depthwise_conv_2d: strides, dilations and output size must be "
-                         "positive and padding non-negative")
+    mult, shift, bias = plain_channel_arrays("depthwise_conv_2d", out_depth, bias,
+                                             output_multiplier, output_shift, stride,
+                                             dilation, padding, output_size)
     params = DepthwiseConv2DParams(stride[0], stride[1], dilation[0], dilation[1], padding[0],
                                    padding[1], depth_multiplier, int(input_offset),
                                    int(output_offset), int(act_min), int(act_max), mult,
