@@ -274,4 +274,13 @@ TS_DW_INLINE void ts_dw_pixel(const ts_dw_params *p, const int8_t *input, const 
     ts_dw_tail_channels(p, input, filter, channel, out, iy0, ix0, ky0, ky1, kx0, kx1);
 }
 
+/* Whether a ts_pool_params is outside what the pooling kernels support (ts_nn.h). A macro,
+ * not an inline function: GCC lays the inlined function out less tightly (about 10 more
+ * instructions per call, measured with `tinysim kernels bench --kernel pool`). */
+#define TS_POOL_PARAMS_BAD(p)                                                              \
+    ((p)->input_h <= 0 || (p)->input_w <= 0 || (p)->channels <= 0 || (p)->output_h <= 0 ||  \
+     (p)->output_w <= 0 || (p)->filter_h <= 0 || (p)->filter_w <= 0 ||                      \
+     (p)->stride_h <= 0 || (p)->stride_w <= 0 || (p)->pad_h < 0 || (p)->pad_w < 0 ||        \
+     (p)->act_min < -128 || (p)->act_max > 127 || (p)->act_min > (p)->act_max)
+
 #endif /* TS_DW_SUPPORT_H */

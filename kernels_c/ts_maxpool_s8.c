@@ -22,10 +22,7 @@ TS_DW_INLINE uint32_t max4(uint32_t a, uint32_t b)
 int32_t ts_maxpool_s8(const ts_pool_params *params, const int8_t *input, int8_t *output)
 {
     const ts_pool_params *p = params;
-    if (p->input_h <= 0 || p->input_w <= 0 || p->channels <= 0 || p->output_h <= 0 ||
-        p->output_w <= 0 || p->filter_h <= 0 || p->filter_w <= 0 || p->stride_h <= 0 ||
-        p->stride_w <= 0 || p->pad_h < 0 || p->pad_w < 0 || p->act_min < -128 ||
-        p->act_max > 127 || p->act_min > p->act_max)
+    if (TS_POOL_PARAMS_BAD(p))
         return TS_ERROR_ARGUMENT;
     const int32_t C = p->channels, W = p->input_w, groups = C >> 2;
     const uint32_t lo4 = ts_dw_splat4(p->act_min), hi4 = ts_dw_splat4(p->act_max);
