@@ -16,56 +16,39 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from tinysim.errors import ShapeError, UnsupportedError
+from tinysim.errors import UnsupportedError
 from tinysim.ir import Graph, Operator
-from ._activation_common import (check_array, output_view, per_tensor_quant, require_dtype,
-                                 tensor_desc, unary_tensors)
-from ._fixedpoint import calculate_input_radius, logistic as fixedpoint_logistic, \
-    rounding_divide_by_pot
-from .common import op_where
+from ._activation_common import output_view, per_tensor_quant, tensor_desc
+from ._fixedpoint import logistic as fixedpoint_logistic, rounding_divide_by_pot
+from ._sigmoid_common import (INPUT_INTEGER_BITS, SigmoidParams, graph_params,
+                              int8_sigmoid_tensors, sigmoid_on_array, sigmoid_params)
 from .quantization import multiply_by_quantized_multiplier
-from ._sigmoid_common import frexp_input_multiplier
 
 OPCODES = ("LOGISTIC",)
 
-INPUT_INTEGER_BITS = 4
 OUTPUT_INTEGER_BITS = 8
 OUTPUT_ZERO_POINT = -128
 
 
 @dataclass(frozen=True)
-class LogisticParams:
-    input_zero_point: int
-    input_range_radius: int
-    input_multiplier: int
-    input_left_shift: int
+class LogisticParams(SigmoidParams):
+    """TFLM's OpDataLogistic."""
 
 
 def logistic_params(input_scale: float, input_zero_point: int) -> LogisticParams:
     """TFLM's Prepare values; ValueError for input scales below 2^-28 (TFLM would shift by
     a negative amount there)."""
-    multiplier, left_shift = frexp_input_multiplier(input_scale, INPUT_INTEGER_BITS)
-    return LogisticParams(int(input_zero_point),
-                          calculate_input_radius(INPUT_INTEGER_BITS, left_shift, 31),
-                          multiplier, left_shift)
+    return sigmoid_params(LogisticParams, input_scale, input_zero_point)
 
 
 def prepare(graph: Graph, op: Operator) -> LogisticParams:
-    where = op_where(graph, op)
-    inp, out = unary_tensors(graph, op, where)
-    require_dtype(where, inp, "input", ("int8",), "int8 (float and int16 LOGISTIC are not "
-                  "implemented)")
-    require_dtype(where, out, "output", ("int8",), "int8 output for int8 input")
-    in_scale, in_zp = per_tensor_quant(where, inp, "input")
+    where, inp, out, in_scale, in_zp = int8_sigmoid_tensors(graph, op, "LOGISTIC")
     _, out_zp = per_tensor_quant(where, out, "output")
     if out_zp != OUTPUT_ZERO_POINT:
         raise UnsupportedError(
             f"{where}output {tensor_desc(out)} has zero point {out_zp}; TFLM's int8 logistic "
             "needs zero point -128 (scale 1/256) — re-export with the converter's default")
-    try:
-        return logistic_params(in_scale, in_zp)
-    except ValueError as exc:
-        raise UnsupportedError(f"{where}input {tensor_desc(inp)}: {exc}") from None
+    return graph_params(where, inp, logistic_params, in_scale, in_zp)
 
 
 def evaluate(params: LogisticParams, inputs, outputs) -> None:
@@ -75,13 +58,8 @@ def evaluate(params: LogisticParams, inputs, outputs) -> None:
 
 def logistic(input: np.ndarray, input_scale: float, input_zero_point: int) -> np.ndarray:
     """int8 logistic; the output is quantized with scale 1/256, zero point -128."""
-    x = check_array("logistic", input, ("int8",))
-    if not -128 <= input_zero_point <= 127:
-        raise ShapeError(f"logistic: input_zero_point {input_zero_point} is outside int8")
-    p = logistic_params(input_scale, input_zero_point)
-    out = np.empty(x.shape, np.int8)
-    evaluate(p, [x], [out])
-    return out
+    return sigmoid_on_array("logistic", input, input_scale, input_zero_point, logistic_params,
+                            evaluate)
 
 
 @njit(cache=True)

@@ -16,48 +16,31 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
-from ._activation_common import (check_array, output_view, per_tensor_quant, require_dtype,
-                                 tensor_desc, unary_tensors)
-from ._fixedpoint import calculate_input_radius, rounding_divide_by_pot, tanh as fixedpoint_tanh
-from ._sigmoid_common import frexp_input_multiplier
-from .common import op_where
+from ._activation_common import output_view
+from ._fixedpoint import rounding_divide_by_pot, tanh as fixedpoint_tanh
+from ._sigmoid_common import (INPUT_INTEGER_BITS, SigmoidParams, graph_params,
+                              int8_sigmoid_tensors, sigmoid_on_array, sigmoid_params)
 from .quantization import multiply_by_quantized_multiplier
 
 OPCODES = ("TANH",)
 
-INPUT_INTEGER_BITS = 4
 OUTPUT_SCALE_BITS = 7
 
 
 @dataclass(frozen=True)
-class TanhParams:
-    input_zero_point: int
-    input_range_radius: int
-    input_multiplier: int
-    input_left_shift: int
+class TanhParams(SigmoidParams):
+    """TFLM's tanh OpData."""
 
 
 def tanh_params(input_scale: float, input_zero_point: int) -> TanhParams:
     """TFLM's Prepare values; ValueError for input scales below 2^-28."""
-    multiplier, left_shift = frexp_input_multiplier(input_scale, INPUT_INTEGER_BITS)
-    return TanhParams(int(input_zero_point),
-                      calculate_input_radius(INPUT_INTEGER_BITS, left_shift, 31),
-                      multiplier, left_shift)
+    return sigmoid_params(TanhParams, input_scale, input_zero_point)
 
 
 def prepare(graph: Graph, op: Operator) -> TanhParams:
-    where = op_where(graph, op)
-    inp, out = unary_tensors(graph, op, where)
-    require_dtype(where, inp, "input", ("int8",), "int8 (float and int16 TANH are not "
-                  "implemented)")
-    require_dtype(where, out, "output", ("int8",), "int8 output for int8 input")
-    in_scale, in_zp = per_tensor_quant(where, inp, "input")
-    try:
-        return tanh_params(in_scale, in_zp)
-    except ValueError as exc:
-        raise UnsupportedError(f"{where}input {tensor_desc(inp)}: {exc}") from None
+    where, inp, _, in_scale, in_zp = int8_sigmoid_tensors(graph, op, "TANH")
+    return graph_params(where, inp, tanh_params, in_scale, in_zp)
 
 
 def evaluate(params: TanhParams, inputs, outputs) -> None:
@@ -67,13 +50,8 @@ def evaluate(params: TanhParams, inputs, outputs) -> None:
 
 def tanh(input: np.ndarray, input_scale: float, input_zero_point: int) -> np.ndarray:
     """int8 tanh; the output is quantized with scale 1/128, zero point 0."""
-    x = check_array("tanh", input, ("int8",))
-    if not -128 <= input_zero_point <= 127:
-        raise ShapeError(f"tanh: input_zero_point {input_zero_point} is outside int8")
-    p = tanh_params(input_scale, input_zero_point)
-    out = np.empty(x.shape, np.int8)
-    evaluate(p, [x], [out])
-    return out
+    return sigmoid_on_array("tanh", input, input_scale, input_zero_point, tanh_params,
+                            evaluate)
 
 
 @njit(cache=True)
