@@ -1,10 +1,18 @@
 """``tinysim plan`` with --search, --patch, --split, --input-outside, end to end."""
 from __future__ import annotations
 
+import re
+
 from conftest import shared_model
 
 from tinysim.cli import main
 from tinysim.plan import load
+
+
+def _arena(row: str) -> int:
+    """The arena column of a search table row (the first number after the configuration)."""
+    return int(next(tok for tok in row.split()[2:]
+                    if re.fullmatch(r"\d{1,3}(,\d{3})*", tok)).replace(",", ""))
 
 
 def test_search_prints_its_table_and_the_chosen_plan_checks(tmp_path, capsys):
@@ -21,9 +29,10 @@ def test_search_prints_its_table_and_the_chosen_plan_checks(tmp_path, capsys):
     rows = lines[2:lines.index(next(x for x in lines if x.startswith("chosen:")))]
     assert {r.split()[0] for r in rows} >= {"split", "patch", "in-place", "layer-wise"}
     chosen = next(r for r in rows if "*" in r)
-    assert chosen.split()[0] == "split"
     plan = load(out)
-    assert plan.planner == "split" and "input_outside" in plan.options
+    assert plan.planner == chosen.split()[0] and "input_outside" in plan.options
+    assert _arena(chosen) == plan.arena_bytes == min(_arena(r) for r in rows)
+    assert f"arena {plan.arena_bytes:,} B" in next(x for x in lines if x.startswith("chosen:"))
     assert plan.arena_bytes <= 34448  # TinyTS's published figure, same accounting
     assert "with the input image inside the arena the search would choose" in text
     assert f"fits 65,536 B of SRAM ({65536 - plan.arena_bytes:,} B to spare)" in text

@@ -149,6 +149,23 @@ def test_input_outside_patches_read_the_application_copy(graphs):
     assert prove(g, outside).clean
 
 
+def test_second_stage_in_place_or_layer_by_layer(graphs):
+    g = graphs["mlperf_vww"]
+    inplace = patch.plan(g, (3, 3), 3, input_outside=True)
+    layer = patch.plan(g, (3, 3), 3, input_outside=True, stage2="layer")
+    assert "stage2=inplace" in inplace.options and "stage2=layer" in layer.options
+    kernels = {st.kernel for st in inplace.steps if st.op > 3}
+    assert kernels & {"depthwise_inplace", "op_rows", "op_rows_reverse"}
+    assert {st.kernel for st in layer.steps} == {"op"}
+    assert inplace.arena_bytes < layer.arena_bytes
+    # the same halo either way
+    assert plan_macs(g, inplace) == plan_macs(g, layer)
+    for p in (inplace, layer):
+        assert prove(g, p).clean
+    with pytest.raises(PlanError, match="second stage 'fast'"):
+        patch.plan(g, (2, 2), 3, stage2="fast")
+
+
 def test_halo_one_pixel_too_small_is_caught(graphs):
     g = graphs["mcunet_vww1"]
     p = patch.plan(g, (2, 2), 7, input_outside=True)

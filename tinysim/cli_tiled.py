@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="patch-based plan: the spatial stage up to op OP runs on an NxM grid "
                         "of patches (halo recomputed), the rest layer-wise; without @OP the "
                         "downsampling op giving the smallest arena")
+    g.add_argument("--stage2", choices=patch.STAGE2, default="inplace",
+                   help="how --patch runs the ops after the split: planned by 'best' with "
+                        "every in-place option (default, as TinyEngine) or layer by layer")
     g.add_argument("--split", metavar="H", type=int,
                    help="tensor-splitting plan: row tiles of H rows, no recomputation")
     g.add_argument("--order", choices=split.ORDERS, default="depth",
@@ -69,10 +72,10 @@ def parse_patch(graph: Graph, text: str) -> tuple[tuple[int, int], int | None]:
     return (int(m[1]), int(m[2])), (int(m[3]) if m[3] else None)
 
 
-def _patch_plan(graph: Graph, text: str, outside: bool, alignment: int) -> Plan:
+def _patch_plan(graph: Graph, text: str, outside: bool, alignment: int, stage2: str) -> Plan:
     grid, op = parse_patch(graph, text)
     if op is not None:
-        return patch.plan(graph, grid, op, outside, alignment)
+        return patch.plan(graph, grid, op, outside, alignment, stage2)
     splits = patch_splits(graph)
     if not splits:
         raise PlanError(f"{graph.name}: no downsampling op can end a patch stage; give the "
@@ -80,7 +83,7 @@ def _patch_plan(graph: Graph, text: str, outside: bool, alignment: int) -> Plan:
     plans, problems = [], []
     for s in splits:
         try:
-            plans.append(patch.plan(graph, grid, s, outside, alignment))
+            plans.append(patch.plan(graph, grid, s, outside, alignment, stage2))
         except PlanError as exc:
             problems.append(str(exc))
     if not plans:
@@ -128,7 +131,7 @@ def tiled_plan(graph: Graph, args: argparse.Namespace, sram: int | None,
         return TiledResult(best.plan, tuple(lines), result.fits)
     def make(input_outside: bool) -> Plan:
         if args.patch:
-            return _patch_plan(graph, args.patch, input_outside, alignment)
+            return _patch_plan(graph, args.patch, input_outside, alignment, args.stage2)
         return split.plan(graph, args.split, args.order, None, input_outside, alignment)
 
     p, other = make(outside), make(not outside)

@@ -22,16 +22,25 @@ Each patch's buffers live only during its own steps, so the arena holds one patc
 stage at a time, plus the boundary tensors and the input image (inside the arena by
 default; with ``input_outside`` patches read their windows straight from the
 application's copy).
+
+The second stage runs as ``best`` with every in-place option plans it on its own
+(``stage2="inplace"``: TinyEngine's in-place depthwise, row-by-row convolutions, folded
+PADs — MCUNetV2's setting), or layer by layer with PADs folded (``stage2="layer"``).
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 from ..errors import PlanError
 from ..ir import Graph
 from ..plan import Access, Box, Plan, Step
 from ..tiling import region_read, spatial_stage, split_even, stage_ops
+from . import best
+from .schedule import PlanOptions
 from .tiled import BufferSpec, box_bytes, finish, whole_steps
 
 NAME = "patch"
+STAGE2 = ("inplace", "layer")  # how the ops after the split run: TinyEngine's way, or TFLM's
 
 Span = tuple[int, int]
 
@@ -70,8 +79,10 @@ def boundary_tensors(graph: Graph, start: int, split: int) -> list[int]:
 
 
 def plan(graph: Graph, grid: tuple[int, int] = (2, 2), split_op: int | None = None,
-         input_outside: bool = False, alignment: int = 16) -> Plan:
+         input_outside: bool = False, alignment: int = 16, stage2: str = "inplace") -> Plan:
     where = f"{graph.name}: patch plan"
+    if stage2 not in STAGE2:
+        raise PlanError(f"{where}: second stage '{stage2}' is not one of {', '.join(STAGE2)}")
     n, m = grid
     if n < 1 or m < 1:
         raise PlanError(f"{where}: grid {n}x{m} must have at least one row and column")
@@ -157,12 +168,53 @@ def plan(graph: Graph, grid: tuple[int, int] = (2, 2), split_op: int | None = No
                     reads.append(Access(r.slot, r.tensor, names, box, fill))
                 steps.append(Step(op=i, kernel="op", reads=tuple(reads),
                                   writes=(Access(0, t_out, (target,), wbox),)))
-    rest = range(split + 1, len(graph.operators))
-    steps.extend(whole_steps(graph, rest, holders, len(steps), specs, scratch))
+    rest = list(range(split + 1, len(graph.operators)))
     specs.extend(BufferSpec(f"t{t}", t, None, graph.tensor(t).nbytes) for t in boundary)
-    options = (f"grid={n}x{m}", f"split={split}", f"stage={start}..{split}") + \
-        (("input_outside",) if input_outside else ())
-    return finish(graph, steps, specs, scratch, NAME, options, alignment)
+    anchors: dict[str, tuple[str, int]] = {}
+    second = _inplace_stage(graph, rest, input_outside, alignment) \
+        if stage2 == "inplace" and rest else None
+    if second is None:
+        stage2 = "layer" if stage2 == "inplace" else stage2
+        steps.extend(whole_steps(graph, rest, holders, len(steps), specs, scratch))
+    else:
+        sub_steps, sub_specs, sub_scratch, anchors = second
+        steps.extend(sub_steps)
+        specs.extend(sub_specs)
+        scratch.update(sub_scratch)
+    options = (f"grid={n}x{m}", f"split={split}", f"stage={start}..{split}",
+               f"stage2={stage2}") + (("input_outside",) if input_outside else ())
+    return finish(graph, steps, specs, scratch, NAME, options, alignment, anchors)
+
+
+def _inplace_stage(graph: Graph, ops: list[int], input_outside: bool, alignment: int):
+    """The second stage as ``best`` with every in-place option plans it on its own (the
+    tensors it reads from before it as its inputs): (steps, buffers of the tensors it
+    produces, its scratch, in-place anchors), or None when a graph input read there
+    must stay outside the arena (the sub-plan would take every input as external)."""
+    produced = {t for i in ops for t in graph.operators[i].outputs}
+    inputs = sorted({t for i in ops for t in graph.operators[i].inputs
+                     if t >= 0 and not graph.tensor(t).is_constant and t not in produced})
+    if input_outside and set(inputs) & set(graph.inputs):
+        return None
+    sub = replace(graph, operators=tuple(replace(graph.operators[i], index=k)
+                                         for k, i in enumerate(ops)),
+                  inputs=tuple(inputs),
+                  outputs=tuple(t for t in graph.outputs if t in produced or t in inputs))
+    sub_plan = best.plan(sub, PlanOptions.from_names(["inplace"]), alignment)
+    rename = {b.name: f"2.{b.name}" for b in sub_plan.buffers if b.kind == "scratch"}
+    steps = [replace(st, op=ops[st.op], scratch=tuple(rename[n] for n in st.scratch))
+             for st in sub_plan.steps]
+    specs = [BufferSpec(b.name, b.tensor, None, b.size) for b in sub_plan.buffers
+             if b.kind == "tensor" and b.tensor in produced]
+    scratch = {rename[b.name]: (b.size, b.purpose) for b in sub_plan.buffers
+               if b.kind == "scratch"}
+    anchors = {}
+    for st in sub_plan.steps:
+        if st.inplace is not None:
+            src = next(a for a in st.reads if a.tensor == st.inplace.input).buffers[0]
+            dst = st.writes[0].buffers[0]
+            anchors[dst] = (src, sub_plan.buffer(dst).offset - sub_plan.buffer(src).offset)
+    return steps, specs, scratch, anchors
 
 
 def _box(shape: tuple[int, ...], rows: Span, cols: Span) -> Box:

@@ -90,86 +90,138 @@ def whole_steps(graph: Graph, ops, holders: dict[int, tuple[str, ...]], first_st
     return steps
 
 
-def _live_bytes(requests: list[Request], alignment: int) -> np.ndarray:
-    """Aligned bytes live at each step (no placement can need fewer at that step)."""
-    n = max((r.live.last for r in requests), default=-1) + 2
-    delta = np.zeros(n, np.int64)
+@dataclass(frozen=True)
+class Group:
+    """Buffers placed together at fixed offsets from the group's base (an in-place chain):
+    (request, offset from the base) pairs, offsets >= 0; a lone buffer is a group of one."""
+
+    members: tuple[tuple[Request, int], ...]
+
+    def extent(self, alignment: int) -> int:
+        return max(rel + align_up(r.size, alignment) for r, rel in self.members)
+
+    @property
+    def first(self) -> int:
+        return min(r.live.first for r, _ in self.members)
+
+    @property
+    def last(self) -> int:
+        return max(r.live.last for r, _ in self.members)
+
+
+def group_requests(requests: list[Request]) -> list[Group]:
+    """Arena requests grouped by in-place anchors (``Request.anchor``/``delta``: the
+    buffer starts ``delta`` bytes after its anchor's start); external ones left out."""
+    by_name = {r.name: r for r in requests}
+    groups: dict[str, list[tuple[Request, int]]] = {}
     for r in requests:
-        delta[r.live.first] += align_up(r.size, alignment)
-        delta[r.live.last + 1] -= align_up(r.size, alignment)
+        if r.external:
+            continue
+        name, rel = r.name, 0
+        while by_name[name].anchor is not None:
+            rel += by_name[name].delta
+            name = by_name[name].anchor
+        groups.setdefault(name, []).append((r, rel))
+    out = []
+    for members in groups.values():
+        low = min(rel for _, rel in members)
+        out.append(Group(tuple((r, rel - low) for r, rel in members)))
+    return out
+
+
+def _live_bytes(groups: list[Group], alignment: int) -> np.ndarray:
+    """Aligned bytes live at each step (an upper bound on the union for in-place groups)."""
+    n = max((g.last for g in groups), default=-1) + 2
+    delta = np.zeros(n, np.int64)
+    for g in groups:
+        for r, _ in g.members:
+            delta[r.live.first] += align_up(r.size, alignment)
+            delta[r.live.last + 1] -= align_up(r.size, alignment)
     return np.cumsum(delta)[:-1]
 
 
-def _orders(requests: list[Request], alignment: int):
-    """Candidate placement orders (keys over (position, request))."""
-    live = _live_bytes(requests, alignment)
+def _orders(groups: list[Group], alignment: int):
+    """Candidate placement orders (keys over (position, group))."""
+    live = _live_bytes(groups, alignment)
     # the busiest step a buffer is live at: placing the buffers of the busiest steps first
     # is the "greedy by breadth" strategy of TFLite's GPU memory planner
-    breadth = [int(live[r.live.first:r.live.last + 1].max()) for r in requests]
-
-    def size(r):
-        return align_up(r.size, alignment)
+    breadth = [int(live[g.first:g.last + 1].max()) for g in groups]
+    size = [g.extent(alignment) for g in groups]
 
     return (
-        lambda i, r: (-size(r), -i),                                  # TFLM: largest first
-        lambda i, r: (r.live.first, -size(r), i),                     # by first use
-        lambda i, r: (-(r.live.last - r.live.first), -size(r), i),    # longest-lived first
-        lambda i, r: (-size(r) * (r.live.last - r.live.first + 1), i),  # largest area first
-        lambda i, r: (-r.live.last, -size(r), i),                     # latest last use first
-        lambda i, r: (-breadth[i], -size(r), i),                      # busiest step first
-        lambda i, r: (-breadth[i], r.live.first, -size(r), i),        # ... then by first use
+        lambda i, g: (-size[i], -i),                              # TFLM: largest first
+        lambda i, g: (g.first, -size[i], i),                      # by first use
+        lambda i, g: (-(g.last - g.first), -size[i], i),          # longest-lived first
+        lambda i, g: (-size[i] * (g.last - g.first + 1), i),      # largest area first
+        lambda i, g: (-g.last, -size[i], i),                      # latest last use first
+        lambda i, g: (-breadth[i], -size[i], i),                  # busiest step first
+        lambda i, g: (-breadth[i], g.first, -size[i], i),         # ... then by first use
     )
 
 
-def fit(requests: list[Request], alignment: int, best_fit: bool) -> dict[str, int]:
-    """Place ``requests`` in the given order, each at an aligned offset where it overlaps
-    (in bytes and time) no buffer placed before it: the lowest such offset (first fit) or
-    the start of the smallest gap it fits (best fit), else above everything it meets."""
-    n = len(requests)
+def fit(groups: list[Group], alignment: int, best_fit: bool) -> dict[str, int]:
+    """Place ``groups`` in the given order, each at an aligned base offset where no member
+    overlaps (in bytes and time) a buffer placed before it: the lowest such offset (first
+    fit) or the start of the tightest range of such offsets (best fit), else above
+    everything it meets."""
+    n = sum(len(g.members) for g in groups)
     off = np.zeros(n, np.int64)
     end = np.zeros(n, np.int64)
     first = np.zeros(n, np.int64)
     last = np.zeros(n, np.int64)
+    k = 0
     offsets: dict[str, int] = {}
-    for k, r in enumerate(requests):
-        size = align_up(r.size, alignment)
-        meet = (first[:k] <= r.live.last) & (r.live.first <= last[:k]) & (end[:k] > off[:k])
-        o, e = off[:k][meet], end[:k][meet]
+    for g in groups:
+        # base O is forbidden by a placed [q_off, q_end) that member (rel, size) meets in
+        # time when q_off - size - rel < O < q_end - rel
+        lo_parts, hi_parts = [], []
+        for r, rel in g.members:
+            size = align_up(r.size, alignment)
+            if size == 0:
+                continue
+            meet = (first[:k] <= r.live.last) & (r.live.first <= last[:k]) & (end[:k] > off[:k])
+            lo_parts.append(off[:k][meet] - size - rel)
+            hi_parts.append(end[:k][meet] - rel)
         at = 0
-        if size and o.size:
-            order = np.argsort(o, kind="stable")
-            o, e = o[order], e[order]
-            reach = np.concatenate(([0], np.maximum.accumulate(e)[:-1]))
-            room = o - reach
-            ok = np.flatnonzero(room >= size)
+        if lo_parts and sum(p.size for p in lo_parts):
+            lo, hi = np.concatenate(lo_parts), np.concatenate(hi_parts)
+            order = np.argsort(lo, kind="stable")
+            lo, hi = lo[order], hi[order]
+            reach = np.maximum.accumulate(np.concatenate(([0], hi)))
+            room = lo - reach[:-1]  # allowed bases [reach, lo] before each interval
+            ok = np.flatnonzero(room >= 0)
             if ok.size == 0:
-                at = int(max(e.max(), 0))
+                at = int(reach[-1])
             elif best_fit:
                 at = int(reach[ok[np.argmin(room[ok])]])
             else:
                 at = int(reach[ok[0]])
-        offsets[r.name] = at
-        off[k], end[k], first[k], last[k] = at, at + size, r.live.first, r.live.last
+        for r, rel in g.members:
+            offsets[r.name] = at + rel
+            off[k], end[k] = at + rel, at + rel + align_up(r.size, alignment)
+            first[k], last[k] = r.live.first, r.live.last
+            k += 1
     return offsets
 
 
-def _arena(requests: list[Request], offsets: dict[str, int], alignment: int) -> int:
-    return max((offsets[r.name] + align_up(r.size, alignment) for r in requests), default=0)
+def _arena(groups: list[Group], offsets: dict[str, int], alignment: int) -> int:
+    return max((offsets[r.name] + align_up(r.size, alignment) for g in groups
+                for r, _ in g.members), default=0)
 
 
-def _refine(ranked: list[Request], alignment: int, best_fit: bool, rounds: int):
-    """Squeaky wheel: a buffer that reaches the arena top moves to the front of the order
+def _refine(ranked: list[Group], alignment: int, best_fit: bool, rounds: int):
+    """Squeaky wheel: a group that reaches the arena top moves to the front of the order
     and everything is placed again; kept when the arena does not grow."""
     offsets = fit(ranked, alignment, best_fit)
     best = _arena(ranked, offsets, alignment)
     order = list(ranked)
-    seen = {tuple(r.name for r in order)}
+    seen = {tuple(id(g) for g in order)}
     for _ in range(rounds):
         moved = None
-        for r in order:
-            if offsets[r.name] + align_up(r.size, alignment) == best:
-                candidate = [r] + [q for q in order if q is not r]
-                key = tuple(q.name for q in candidate)
+        for g in order:
+            if any(offsets[r.name] + align_up(r.size, alignment) == best for r, _ in g.members):
+                candidate = [g] + [q for q in order if q is not g]
+                key = tuple(id(q) for q in candidate)
                 if key not in seen:
                     seen.add(key)
                     moved = candidate
@@ -186,13 +238,13 @@ def _refine(ranked: list[Request], alignment: int, best_fit: bool, rounds: int):
 def place_best(requests: list[Request], alignment: int) -> tuple[int, dict[str, int]]:
     """First and best fit under each candidate order; the smallest arena (first on ties),
     then refined by squeaky wheel."""
-    inside = [r for r in requests if not r.external]
+    groups = group_requests(requests)
     best = None
-    for key in _orders(inside, alignment):
-        ranked = [inside[i] for i in sorted(range(len(inside)), key=lambda i: key(i, inside[i]))]
+    for key in _orders(groups, alignment):
+        ranked = [groups[i] for i in sorted(range(len(groups)), key=lambda i: key(i, groups[i]))]
         for best_fit in (False, True):
             offsets = fit(ranked, alignment, best_fit)
-            arena = _arena(inside, offsets, alignment)
+            arena = _arena(groups, offsets, alignment)
             if best is None or arena < best[0]:
                 best = (arena, offsets, ranked, best_fit)
     arena, offsets, ranked, best_fit = best
@@ -202,7 +254,10 @@ def place_best(requests: list[Request], alignment: int) -> tuple[int, dict[str, 
 
 def finish(graph: Graph, steps: list[Step], specs: list[BufferSpec],
            scratch: dict[str, tuple[int, str]], planner: str, options: tuple[str, ...],
-           alignment: int) -> Plan:
+           alignment: int, anchors: dict[str, tuple[str, int]] | None = None) -> Plan:
+    """Live ranges, placement and the Plan. ``anchors``: buffer -> (buffer it overwrites
+    in place, its offset from that buffer's start), kept fixed by the placement."""
+    anchors = anchors or {}
     if alignment < 1:
         raise PlanError(f"{graph.name}: alignment must be >= 1, got {alignment}")
     names = {s.name: s.tensor for s in specs}
@@ -213,8 +268,10 @@ def finish(graph: Graph, steps: list[Step], specs: list[BufferSpec],
         if s.name not in live:
             raise PlanError(f"{graph.name}: buffer '{s.name}' (tensor {s.tensor}) is never "
                             "written or read by a step")
+        anchor, delta = anchors.get(s.name, (None, 0))
         requests.append(Request(s.name, "tensor", s.tensor, s.size, live[s.name],
-                                purpose=s.purpose, external=s.external))
+                                purpose=s.purpose, anchor=anchor, delta=delta,
+                                external=s.external))
     for name, (size, purpose) in scratch.items():
         requests.append(Request(name, "scratch", -1, size, live[name], purpose))
     arena, offsets = place_best(requests, alignment)
