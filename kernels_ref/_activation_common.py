@@ -87,3 +87,14 @@ def float_to_int32_x86(v):
     if not (f > -2147483649.0 and f < 2147483648.0):
         return np.int32(-2147483648)
     return np.int32(np.int64(f))
+
+
+@njit(cache=True, inline="always")
+def row_max_float(input_data, i):
+    """The float SOFTMAX/LOG_SOFTMAX row maximum as TFLM takes it: from
+    numeric_limits<float>::lowest() by std::max (a NaN never replaces the running max)."""
+    mx = np.float32(-3.4028234663852886e38)
+    for c in range(input_data.shape[1]):
+        v = input_data[i, c]
+        mx = v if mx < v else mx  # std::max(mx, v)
+    return mx

@@ -23,7 +23,7 @@ from numba import njit
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
 from ._activation_common import (check_array, output_view, per_tensor_quant, require_dtype,
-                                 tensor_desc, unary_tensors)
+                                 row_max_float, tensor_desc, unary_tensors)
 from ._fixedpoint import (INT32_MIN, calculate_input_radius, exp_on_negative_values,
                           log_x_for_x_greater_than_or_equal_to_1, preprocess_softmax_scaling,
                           quantize_multiplier, rescale, rounding_divide_by_pot)
@@ -168,10 +168,7 @@ def _log_softmax_int8(input_data, input_multiplier, input_left_shift, reverse_sc
 def _log_softmax_float(input_data, output_data):
     outer_size, depth = input_data.shape
     for i in range(outer_size):
-        mx = np.float32(-3.4028234663852886e38)  # numeric_limits<float>::lowest()
-        for c in range(depth):
-            v = input_data[i, c]
-            mx = v if mx < v else mx  # std::max(mx, v)
+        mx = row_max_float(input_data, i)
         total = np.float32(0.0)
         for c in range(depth):
             total = np.float32(total + np.float32(math.exp(np.float32(input_data[i, c] - mx))))

@@ -24,7 +24,7 @@ from numba import njit
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
 from ._activation_common import (check_array, output_view, per_tensor_quant, require_dtype,
-                                 tensor_desc, unary_tensors)
+                                 row_max_float, tensor_desc, unary_tensors)
 from ._fixedpoint import (calculate_input_radius, exp_on_negative_values, get_reciprocal,
                           preprocess_softmax_scaling, rescale, rounding_divide_by_pot, srdhm)
 from .common import op_where
@@ -175,10 +175,7 @@ def _softmax_quantized_engine(input_data, input_beta_multiplier, input_beta_left
 def _softmax_float(input_data, beta, output_data):
     outer_size, depth = input_data.shape
     for i in range(outer_size):
-        mx = np.float32(-3.4028234663852886e38)  # numeric_limits<float>::lowest()
-        for c in range(depth):
-            v = input_data[i, c]
-            mx = v if mx < v else mx  # std::max(mx, v)
+        mx = row_max_float(input_data, i)
         total = np.float32(0.0)
         for c in range(depth):
             exp_c = np.float32(math.exp(np.float32(np.float32(input_data[i, c] - mx) * beta)))
