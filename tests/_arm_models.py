@@ -1,5 +1,7 @@
 """Python models of Arm instruction semantics (ARMv7-M Architecture Reference Manual) and
-the one-instruction check, shared by test_arm_dsp.py and test_kernels_dw_props.py.
+the one-instruction check, shared by tests/properties/test_arm_dsp.py and
+test_kernels_dw_props.py (here, beside arm_harness, so test_kernels_conv.py can import
+test_arm_dsp as properties.test_arm_dsp).
 
 A fixture function maps one instruction over arrays, out[i] = op(a[i], b[i], c[i]), so one
 emulator call checks a whole Hypothesis example; a model takes the three operands as
