@@ -4,9 +4,10 @@ whole-tensor steps for the ops after the tiled stage, and placement.
 A builder lists steps (``plan.Step`` with explicit read/write boxes) and the buffers they
 name; ``finish`` derives live ranges with the plan format's own rule (liveness), keeps
 graph inputs outside the arena when asked, places the arena buffers greedily (first fit
-and best fit, under several orders) and keeps the smallest arena. Tiles are many small
-buffers with staggered lifetimes, where the order matters more than for whole tensors:
-"busiest step first" (TFLite's greedy-by-breadth) often wins.
+and best fit, under several orders; in-place chains placed as one group), keeps the
+smallest arena and refines it by squeaky wheel. Tiles are many small buffers with
+staggered lifetimes, where the order matters more than for whole tensors: "busiest step
+first" (TFLite's greedy-by-breadth) often wins.
 """
 from __future__ import annotations
 
