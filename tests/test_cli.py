@@ -54,3 +54,21 @@ def test_bad_file_exits_cleanly(tmp_path, capsys):
     assert main(["info", str(p)]) == 2
     err = capsys.readouterr().err
     assert "bad.tflite" in err and "Traceback" not in err
+
+
+def test_verify_names_the_first_difference_and_fails(monkeypatch, capsys):
+    from tinysim import executor
+    real_run = executor.Executor.run
+
+    def off_by_one_at_op_3(self, inputs):
+        values = real_run(self, inputs)
+        t = self.graph.operators[3].outputs[0]
+        values[t] = values[t].copy()
+        values[t].flat[5] += 1
+        return values
+    monkeypatch.setattr(executor.Executor, "run", off_by_one_at_op_3)
+    assert main(["verify", str(shared_model("mlperf_kws")), "--inputs", "2"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("mlperf_kws.tflite: 12/13 ops bit-exact over 2 inputs")
+    assert "MISMATCH mlperf_kws.tflite: op 3 (DEPTHWISE_CONV_2D), tensor" in out
+    assert "1 of 8000 values differ from TFLM" in out and "first at (0, 0, 0, 5)" in out

@@ -26,6 +26,7 @@ from .ir import Graph, Operator, frozen_options
 from .plan import Access, Box, Buffer, Plan, Step
 from .planners.geometry import REGION_OPS, fold_offset, needed_box, padding_top_left
 from .planners.schedule import foldable_pads
+from .verify import TensorMismatch, tensor_mismatch
 
 NEVER_WRITTEN = -2
 LOADED = -1  # writer of graph inputs: the application, before step 0
@@ -547,29 +548,11 @@ def _depthwise_inplace_checked(arena, owner, writer, step, in_off, in_base, scra
     return -1
 
 
-@dataclass(frozen=True)
-class TensorMismatch:
-    tensor: int
-    name: str
-    differing: int
-    total: int
-
-    def describe(self) -> str:
-        return (f"tensor {self.tensor} ({self.name}): {self.differing}/{self.total} elements "
-                "differ from the layer-wise reference")
-
-
 def compare_with_reference(graph: Graph, arena_run: ArenaRun,
                            reference: dict[int, np.ndarray]) -> list[TensorMismatch]:
     """Every tensor the plan computed against the layer-wise reference executor, bit for
     bit (float outputs compared by their bytes)."""
-    out = []
-    for ti, ours in sorted(arena_run.values.items()):
-        ref = reference[ti]
-        a = np.ascontiguousarray(ours).view(np.uint8)
-        b = np.ascontiguousarray(ref).reshape(ours.shape).view(np.uint8)
-        if not np.array_equal(a, b):
-            diff = np.ascontiguousarray(ours).reshape(-1) != np.ascontiguousarray(
-                ref).reshape(-1)
-            out.append(TensorMismatch(ti, graph.tensor(ti).name, int(diff.sum()), ours.size))
-    return out
+    found = (tensor_mismatch(graph, ti, ours, reference[ti].reshape(ours.shape),
+                             against="the layer-wise reference")
+             for ti, ours in sorted(arena_run.values.items()))
+    return [m for m in found if m is not None]

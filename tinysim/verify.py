@@ -15,22 +15,67 @@ from .oracle import TFLMOracle
 
 @dataclass(frozen=True)
 class TensorMismatch:
-    op_index: int
+    """Where one tensor of a run differs from the same tensor of another (TFLM, the
+    layer-wise reference...): the op that wrote it, the first differing position."""
+
+    model: str
+    op_index: int            # -1: a graph input
     opcode: str
     tensor_index: int
     tensor_name: str
+    tensor_desc: str         # shape, dtype, quantization
     input_index: int
     position: tuple[int, ...]
     ours: float
-    tflm: float
+    theirs: float
+    max_abs_diff: float
     differing: int
     total: int
+    against: str
+
+    @property
+    def tensor(self) -> int:
+        return self.tensor_index
 
     def describe(self) -> str:
-        return (f"op {self.op_index} ({self.opcode}) tensor {self.tensor_index} "
-                f"'{self.tensor_name}' input #{self.input_index}: first difference at "
-                f"{self.position}: ours {self.ours} vs TFLM {self.tflm} "
-                f"({self.differing}/{self.total} elements differ)")
+        origin = "graph input" if self.op_index < 0 else f"op {self.op_index} ({self.opcode})"
+        head = (f"{self.model}: {origin}, tensor {self.tensor_index} ({self.tensor_name}, "
+                f"{self.tensor_desc}), input #{self.input_index}: ")
+        if self.differing < 0:
+            return head + f"shape differs from {self.against}"
+        return head + (f"{self.differing} of {self.total} values differ from {self.against} "
+                       f"(max |diff| {self.max_abs_diff:g}); first at {self.position}: "
+                       f"tinysim {self.ours} vs {self.against} {self.theirs}")
+
+
+def tensor_mismatch(graph: Graph, tensor_index: int, ours: np.ndarray, theirs: np.ndarray,
+                    input_index: int = 0, against: str = "TFLM") -> TensorMismatch | None:
+    """None when the two arrays hold the same bytes (floats too: NaN payloads included)."""
+    a, b = np.ascontiguousarray(ours), np.ascontiguousarray(theirs)
+    if a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes():
+        return None
+    t = graph.tensor(tensor_index)
+    producer = graph.producers().get(tensor_index)
+    op = graph.operators[producer] if producer is not None else None
+    quant = ""
+    if t.quantization is not None and not t.quantization.per_channel:
+        quant = f", scale {float(t.quantization.scale[0]):g} zero point {t.zero_point}"
+    common = dict(model=graph.name, op_index=op.index if op else -1,
+                  opcode=op.opcode if op else "", tensor_index=tensor_index, tensor_name=t.name,
+                  tensor_desc=f"{t.shape} {t.dtype}{quant}", input_index=input_index,
+                  against=against)
+    if a.shape != b.shape:
+        return TensorMismatch(**common, position=(), ours=float("nan"), theirs=float("nan"),
+                              max_abs_diff=float("nan"), differing=-1, total=int(b.size))
+    b = b.astype(a.dtype, copy=False)
+    elem = (a.view(np.uint8).reshape(a.shape + (-1,)) !=
+            b.view(np.uint8).reshape(b.shape + (-1,))).any(axis=-1)
+    pos = tuple(int(v) for v in np.argwhere(elem)[0])
+    with np.errstate(invalid="ignore", over="ignore"):
+        delta = np.abs(a.astype(np.float64) - b.astype(np.float64))[elem]
+    return TensorMismatch(**common, position=pos, ours=a[pos].item(), theirs=b[pos].item(),
+                          max_abs_diff=float(np.nanmax(delta)) if np.isfinite(delta).any()
+                          else float("nan"), differing=int(elem.sum()), total=int(elem.size))
 
 
 @dataclass(frozen=True)
@@ -97,26 +142,11 @@ def compare_runs(graph: Graph, ours: Sequence[dict[int, np.ndarray]],
     mismatches: list[TensorMismatch] = []
     exact = 0
     for op in graph.operators:
-        op_ok = True
-        for ti in op.outputs:
-            t = graph.tensor(ti)
-            for k, (a_run, b_run) in enumerate(zip(ours, theirs)):
-                a, b = a_run[ti], b_run[ti]
-                if a.shape != b.shape or a.tobytes() != b.tobytes():
-                    op_ok = False
-                    if a.shape != b.shape:
-                        mismatches.append(TensorMismatch(op.index, op.opcode, ti, t.name, k, (),
-                                                         float("nan"), float("nan"),
-                                                         -1, int(b.size)))
-                        continue
-                    diff = a.view(np.uint8).reshape(a.shape + (-1,)) != \
-                        b.view(np.uint8).reshape(b.shape + (-1,))
-                    elem = diff.any(axis=-1)
-                    pos = tuple(int(v) for v in np.argwhere(elem)[0])
-                    mismatches.append(TensorMismatch(
-                        op.index, op.opcode, ti, t.name, k, pos, a[pos].item(), b[pos].item(),
-                        int(elem.sum()), int(elem.size)))
-        exact += op_ok
+        found = [m for ti in op.outputs
+                 for k, (a_run, b_run) in enumerate(zip(ours, theirs))
+                 if (m := tensor_mismatch(graph, ti, a_run[ti], b_run[ti], k)) is not None]
+        mismatches.extend(found)
+        exact += not found
     return VerifyReport(graph.name, len(graph.operators), len(ours), exact, tuple(mismatches))
 
 

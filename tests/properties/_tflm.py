@@ -7,7 +7,6 @@ The graph goes through the real path a user's model takes: write_model -> .tflit
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -16,55 +15,17 @@ from tinysim.executor import Executor
 from tinysim.ir import Graph
 from tinysim.loader import load_model_bytes
 from tinysim.oracle import TFLMOracle
+from tinysim.verify import TensorMismatch, tensor_mismatch
 from tinysim.writer import write_model
 
 
-@dataclass(frozen=True)
-class Mismatch:
-    graph: Graph
-    tensor: int
-    ours: np.ndarray
-    theirs: np.ndarray
-
-    def describe(self) -> str:
-        g, t = self.graph, self.graph.tensor(self.tensor)
-        producer = g.producers().get(self.tensor)
-        if producer is None:
-            origin = "graph input"
-        else:
-            op = g.operators[producer]
-            origin = f"op {op.index} ({op.opcode}, options {dict(op.options)})"
-        if self.ours.shape != self.theirs.shape:
-            return (f"{g.name}: {origin}, tensor {t.index} ({t.name}): shape {self.ours.shape} "
-                    f"(tinysim) vs {self.theirs.shape} (TFLM)")
-        diff = ~((self.ours == self.theirs) | (np.isnan(self.ours) & np.isnan(self.theirs))
-                 if self.ours.dtype.kind == "f" else self.ours == self.theirs)
-        where = np.argwhere(diff)
-        first = tuple(int(i) for i in where[0])
-        delta = np.abs(self.ours.astype(np.float64) - self.theirs.astype(np.float64))[diff]
-        quant = ""
-        if t.quantization is not None:
-            quant = f", scale {t.quantization.scale.tolist()} zero point " \
-                    f"{t.quantization.zero_point.tolist()}"
-        return (f"{g.name}: {origin} differs from TFLM on tensor {t.index} ({t.name}, "
-                f"{t.shape} {t.dtype}{quant}): {len(where)} of {t.size} values differ "
-                f"(max |diff| {delta.max():g}); first at {first}: tinysim {self.ours[first]} "
-                f"vs TFLM {self.theirs[first]}")
-
-
 def first_mismatch(graph: Graph, ours: dict[int, np.ndarray],
-                   theirs: dict[int, np.ndarray]) -> Mismatch | None:
+                   theirs: dict[int, np.ndarray]) -> TensorMismatch | None:
     """The earliest differing tensor in execution order (graph inputs, then op outputs)."""
     order = list(graph.inputs) + [t for op in graph.operators for t in op.outputs]
-    for ti in order:
-        if ti not in theirs:
-            continue
-        a, b = np.asarray(ours[ti]), np.asarray(theirs[ti])
-        same = a.shape == b.shape and (np.array_equal(a, b, equal_nan=True) if a.dtype.kind == "f"
-                                       else np.array_equal(a, b))
-        if not same:
-            return Mismatch(graph, ti, a, b)
-    return None
+    found = (tensor_mismatch(graph, ti, np.asarray(ours[ti]), np.asarray(theirs[ti]))
+             for ti in order if ti in theirs)
+    return next((m for m in found if m is not None), None)
 
 
 def assert_bit_exact_with_tflm(graph: Graph, inputs: Sequence[np.ndarray],
