@@ -4,9 +4,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from conftest import shared_model
 from tinysim.cli import main
+from tinysim.errors import TinysimError
+from tinysim.loader import load_model
+from tinysim.verify import make_inputs
 
 
 def test_info(capsys):
@@ -54,6 +58,29 @@ def test_bad_file_exits_cleanly(tmp_path, capsys):
     assert main(["info", str(p)]) == 2
     err = capsys.readouterr().err
     assert "bad.tflite" in err and "Traceback" not in err
+
+
+def test_bad_input_and_output_paths_exit_cleanly(tmp_path, capsys):
+    model = str(shared_model("lenet_mnist"))
+    assert main(["run", model, "--input", str(tmp_path / "missing.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.npy: No such file or directory" in err and "Traceback" not in err
+    (tmp_path / "x.json").write_text("{}")
+    assert main(["run", model, "--input", str(tmp_path / "x.json")]) == 2
+    assert "x.json is not a .npy array" in capsys.readouterr().err
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["golden", model, "--out", str(blocker / "dir")]) == 2
+    assert f"{blocker / 'dir'}: Not a directory" in capsys.readouterr().err
+
+
+def test_verify_refuses_zero_inputs(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["verify", str(shared_model("lenet_mnist")), "--inputs", "0"])
+    assert exc.value.code == 2
+    assert "'0' is not a count >= 1" in capsys.readouterr().err
+    with pytest.raises(TinysimError, match="at least 1"):
+        make_inputs(load_model(shared_model("lenet_mnist")), 0)
 
 
 def test_verify_names_the_first_difference_and_fails(monkeypatch, capsys):

@@ -8,7 +8,26 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import TinysimError
+from .errors import ShapeError, TinysimError
+
+
+def _load_input(path: str) -> np.ndarray:
+    try:
+        return np.load(path)
+    except ValueError as exc:
+        raise ShapeError(f"--input {path} is not a .npy array ({exc}); save each input with "
+                         "numpy.save") from exc
+
+
+def count(text: str) -> int:
+    """An argparse type for counts that must be at least 1 (inputs to run, lines to show)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a count >= 1")
+    return n
 
 
 def _cmd_info(args) -> int:
@@ -24,7 +43,7 @@ def _cmd_run(args) -> int:
     from .verify import make_inputs
     graph = load_model(args.model)
     if args.input:
-        inputs = [np.load(p) for p in args.input]
+        inputs = [_load_input(p) for p in args.input]
     else:
         inputs = make_inputs(graph, 1, args.seed)[0]
     executor = Executor(graph)
@@ -89,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("verify", help="compare every tensor with TFLite Micro, byte for byte")
     s.add_argument("model", nargs="+")
-    s.add_argument("--inputs", type=int, default=3,
+    s.add_argument("--inputs", type=count, default=3,
                    help="number of inputs: random, all-min, all-max, then more random")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--show", type=int, default=5, help="mismatches to print per model")
@@ -122,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except TinysimError as exc:
         print(f"tinysim {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path the user gave cannot be read or written
+        print(f"tinysim {args.command}: error: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
 
 

@@ -6,7 +6,6 @@ tensor-splitting and search options of ``plan`` come from tinysim.cli_tiled.
 from __future__ import annotations
 
 import re
-import sys
 
 from .errors import ArenaViolation, PlanError
 
@@ -130,6 +129,7 @@ def cmd_check(args) -> int:
 
 def add_subparsers(subparsers) -> None:
     from . import cli_tiled
+    from .cli import count
     from .planners import OPTION_NAMES, PLANNERS
 
     s = subparsers.add_parser("plan", help="plan activation memory in one arena")
@@ -153,24 +153,10 @@ def add_subparsers(subparsers) -> None:
                                             "compare with the reference")
     s.add_argument("model")
     s.add_argument("plan")
-    s.add_argument("--inputs", type=int, default=2, help="inputs to run (random, min, max...)")
+    s.add_argument("--inputs", type=count, default=2, help="inputs to run (random, min, max...)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--mutants", action="store_true",
                    help="also derive faulty plans and report the checker's kill rate")
     s.add_argument("--show", type=int, default=5, help="problems/mismatches to print")
     s.set_defaults(func=cmd_check)
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Run ``plan``/``check`` on their own (tinysim.cli is the usual entry point)."""
-    import argparse
-
-    from .errors import TinysimError
-    parser = argparse.ArgumentParser(prog="tinysim")
-    add_subparsers(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except TinysimError as exc:
-        print(f"tinysim {args.command}: error: {exc}", file=sys.stderr)
-        return 2

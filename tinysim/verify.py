@@ -7,9 +7,10 @@ from typing import Sequence
 
 import numpy as np
 
+from .errors import TinysimError
 from .executor import Executor
 from .ir import Graph
-from .loader import load_model_bytes
+from .loader import load_model, load_model_bytes
 from .oracle import TFLMOracle
 
 
@@ -112,6 +113,9 @@ def make_inputs(graph: Graph, count: int = 3, seed: int = 0) -> list[list[np.nda
     Float inputs are drawn from the range their QUANTIZE consumer represents, so the
     int8 network sees realistic values rather than clamped ones.
     """
+    if count < 1:
+        raise TinysimError(f"{graph.name}: {count} input sets asked for; a comparison over no "
+                           "input proves nothing, ask for at least 1")
     rng = np.random.default_rng(seed)
     sets: list[list[np.ndarray]] = []
     for k in range(count):
@@ -151,7 +155,10 @@ def compare_runs(graph: Graph, ours: Sequence[dict[int, np.ndarray]],
 
 
 def verify_bytes(model_bytes: bytes, name: str, count: int = 3, seed: int = 0) -> VerifyReport:
-    graph = load_model_bytes(model_bytes, name)
+    return _verify(load_model_bytes(model_bytes, name), model_bytes, count, seed)
+
+
+def _verify(graph: Graph, model_bytes: bytes, count: int, seed: int) -> VerifyReport:
     executor = Executor(graph)
     oracle = TFLMOracle(model_bytes, graph)
     inputs = make_inputs(graph, count, seed)
@@ -162,6 +169,5 @@ def verify_bytes(model_bytes: bytes, name: str, count: int = 3, seed: int = 0) -
 
 def verify_model(path: str | Path, count: int = 3, seed: int = 0) -> VerifyReport:
     path = Path(path)
-    from .loader import load_model  # noqa: PLC0415 - reuse the loader's clear file errors
-    load_model(path)
-    return verify_bytes(path.read_bytes(), path.name, count, seed)
+    graph = load_model(path)  # first, for the loader's clear errors on a missing or bad file
+    return _verify(graph, path.read_bytes(), count, seed)
