@@ -51,7 +51,6 @@ def wants_tiled(args: argparse.Namespace) -> bool:
 class TiledResult:
     plan: Plan
     lines: tuple[str, ...]
-    fits: bool
 
 
 def accounting(plan: Plan, input_outside: bool) -> str:
@@ -105,7 +104,7 @@ def table(result: SearchResult) -> list[str]:
 
 
 def tiled_plan(graph: Graph, args: argparse.Namespace, sram: int | None,
-               alignment: int = 16) -> TiledResult:
+               alignment: int) -> TiledResult:
     outside = bool(args.input_outside)
     chosen = [n for n, v in (("--search", args.search), ("--patch", args.patch),
                              ("--split", args.split is not None)) if v]
@@ -128,7 +127,7 @@ def tiled_plan(graph: Graph, args: argparse.Namespace, sram: int | None,
             if not outside and other.fits:
                 lines.append("with --input-outside (the application keeps the image) "
                              f"{other.best.peak:,} B fits")
-        return TiledResult(best.plan, tuple(lines), result.fits)
+        return TiledResult(best.plan, tuple(lines))
     def make(input_outside: bool) -> Plan:
         if args.patch:
             return _patch_plan(graph, args.patch, input_outside, alignment, args.stage2)
@@ -139,5 +138,5 @@ def tiled_plan(graph: Graph, args: argparse.Namespace, sram: int | None,
              _macs_line(graph, p),
              f"with the input image {'inside' if outside else 'outside'} the arena: "
              f"{other.arena_bytes:,} B")
-    return TiledResult(p, lines, sram is None or p.arena_bytes <= sram)
+    return TiledResult(p, lines)
 

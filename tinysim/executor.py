@@ -102,10 +102,3 @@ class Executor:
         raise ShapeError(
             f"{self.graph.name}: op {op.index} ({op.opcode}) reads tensor {ti} ({t.name}), which "
             "is neither a graph input, a constant nor any op's output; the model is malformed")
-
-    def outputs(self, values: dict[int, np.ndarray]) -> list[np.ndarray]:
-        return [values[t] for t in self.graph.outputs]
-
-
-def run(graph: Graph, inputs: Sequence[np.ndarray]) -> dict[int, np.ndarray]:
-    return Executor(graph).run(inputs)
