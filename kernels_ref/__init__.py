@@ -37,7 +37,3 @@ def registry() -> dict[str, ModuleType]:
                 found[opcode] = mod
         _registry = found
     return _registry
-
-
-def supported_ops() -> list[str]:
-    return sorted(registry())

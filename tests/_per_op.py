@@ -13,6 +13,7 @@ import pytest
 import kernels_ref
 from tinysim.ir import Graph, Operator
 from tinysim.oracle import TFLMOracle
+from tinysim.verify import tensor_mismatch
 
 
 def check_ops_on_tflm_inputs(path: Path, graph: Graph, ops: list[Operator],
@@ -33,12 +34,8 @@ def check_ops_on_tflm_inputs(path: Path, graph: Graph, ops: list[Operator],
             out_t = graph.tensor(op.outputs[0])
             ours = np.full(out_t.shape, 99, np.int8)  # a sentinel the op must overwrite
             module.evaluate(params, ins, [ours])
-            theirs = tflm[op.outputs[0]]
-            if not np.array_equal(ours, theirs):
-                diff = ours.astype(np.int32) - theirs
-                pos = tuple(int(v) for v in np.argwhere(diff)[0])
-                pytest.fail(f"{Path(path).stem} op {op.index} ({op.opcode}) input set {k}: "
-                            f"{np.count_nonzero(diff)}/{diff.size} differ, first at {pos}: "
-                            f"ours {ours[pos]} TFLM {theirs[pos]}")
+            mismatch = tensor_mismatch(graph, op.outputs[0], ours, tflm[op.outputs[0]], k)
+            if mismatch is not None:
+                pytest.fail(mismatch.describe())
             checked += 1
     return checked
