@@ -50,6 +50,25 @@ def test_search_that_cannot_fit_says_what_would(capsys):
     assert "but the SRAM is 65,536 B (64KiB)" in captured.err
 
 
+def test_search_names_the_configurations_it_could_not_plan(monkeypatch, capsys):
+    from tinysim.errors import PlanError
+    from tinysim.planners import search
+
+    real = search.split.plan
+
+    def refuse_breadth(graph, tile_rows, order, *rest):
+        if order == "breadth":
+            raise PlanError(f"{graph.name}: no breadth-first tiles today")
+        return real(graph, tile_rows, order, *rest)
+
+    monkeypatch.setattr(search.split, "plan", refuse_breadth)
+    assert main(["plan", str(shared_model("mlperf_kws")), "--search", "--no-steps"]) == 0
+    text = capsys.readouterr().out
+    assert ("not a candidate (could not be planned): split rows=1 breadth: "
+            "mlperf_kws.tflite: no breadth-first tiles today") in text
+    assert "rows=1 breadth" not in text.split("chosen:")[0]
+
+
 def test_patch_reports_memory_with_extra_macs(capsys):
     rc = main(["plan", str(shared_model("mcunet_vww1")), "--patch", "2x2@7", "--input-outside",
                "--no-steps"])

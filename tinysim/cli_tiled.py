@@ -122,6 +122,7 @@ def tiled_plan(graph: Graph, args: argparse.Namespace, sram: int | None,
                  f"with the input image {'inside' if outside else 'outside'} the arena the "
                  f"search would choose {other.best.kind} {other.best.config}: "
                  f"{other.best.peak:,} B"]
+        lines += [f"not a candidate (could not be planned): {why}" for why in result.skipped]
         if not result.fits:
             lines.append(f"no candidate fits {sram:,} B; the smallest needs {best.peak:,} B")
             if not outside and other.fits:

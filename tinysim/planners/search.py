@@ -50,12 +50,15 @@ class Candidate:
 
 @dataclass(frozen=True)
 class SearchResult:
-    best: Candidate
-    fits: bool
+    best: Candidate            # the winner among those that fit, else the smallest
     candidates: tuple[Candidate, ...]
     skipped: tuple[str, ...]   # configurations that could not be planned, with the reason
     sram: int | None
     input_outside: bool
+
+    @property
+    def fits(self) -> bool:
+        return self.best.fits(self.sram)
 
     @property
     def kept(self) -> tuple[Candidate, ...]:
@@ -166,7 +169,7 @@ def search(graph: Graph, sram: int | None = None, input_outside: bool = False,
 
     fitting = [k for k in range(len(found)) if found[k].fits(sram)]
     if fitting:
-        best, fits = found[min(fitting, key=key)], True
+        best = found[min(fitting, key=key)]
     else:
-        best, fits = found[min(range(len(found)), key=lambda k: (found[k].peak, k))], False
-    return SearchResult(best, fits, tuple(found), tuple(skipped), sram, input_outside)
+        best = found[min(range(len(found)), key=lambda k: (found[k].peak, k))]
+    return SearchResult(best, tuple(found), tuple(skipped), sram, input_outside)
