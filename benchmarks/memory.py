@@ -27,7 +27,7 @@ from tinysim.liveness import lower_bound  # noqa: E402
 from tinysim.loader import load_model  # noqa: E402
 from tinysim.planners import make_plan  # noqa: E402
 from tinysim.planners.schedule import INPLACE_GROUP  # noqa: E402
-from tinysim.planners.tflm import measured_arena  # noqa: E402
+from tinysim.oracle import measured_arena  # noqa: E402
 from tinysim.verify import make_inputs  # noqa: E402
 from memory_tiled import NOTE as TILED_NOTE, measure_tiled, table_tiled, tiled_ok  # noqa: E402
 

@@ -16,7 +16,7 @@ from tinysim.plan import FORMAT_VERSION, load, loads
 from tinysim.planners import make_plan
 from tinysim.planners.best import search_order
 from tinysim.planners.schedule import INPLACE_GROUP, PlanOptions, build_schedule
-from tinysim.planners.tflm import measured_arena
+from tinysim.oracle import measured_arena
 
 # TFLM's activation arena ("head" of print_allocations) as measured on these files
 TFLM_ARENA = {

@@ -1,6 +1,10 @@
 """TFLite Micro (PyPI ``tflite-micro``, reference kernels) as the bit-exactness oracle."""
 from __future__ import annotations
 
+import os
+import re
+import sys
+import tempfile
 from typing import Sequence
 
 import numpy as np
@@ -57,3 +61,37 @@ class TFLMOracle:
             d = it.GetTensor(t.index, 0)
             out[t.index] = np.array(d["tensor_data"]).reshape(t.shape).astype(t.dtype, copy=False)
         return out
+
+
+def measured_arena(model_path: str) -> int:
+    """TFLM's own activation arena for the model: the "head" that its
+    ``print_allocations()`` reports after an invoke (planned activations + kernel scratch),
+    read from the C-level stderr, which is redirected to a file around the call."""
+    runtime = _runtime()
+    with tempfile.TemporaryFile() as log:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(log.fileno(), 2)
+        try:
+            it = runtime.Interpreter.from_file(str(model_path))
+            k = 0
+            while True:
+                try:
+                    d = it.get_input_details(k)
+                except (IndexError, RuntimeError, ValueError):
+                    break
+                it.set_input(np.zeros(d["shape"], d["dtype"]), k)
+                k += 1
+            it.invoke()
+            it.print_allocations()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        log.seek(0)
+        text = log.read().decode(errors="replace")
+    m = re.search(r"Arena allocation head (\d+) bytes", text)
+    if m is None:
+        raise TinysimError(f"{model_path}: TFLM's print_allocations() printed no 'Arena "
+                           "allocation head'; this tflite-micro version reports its arena "
+                           "differently, so TFLM's arena cannot be measured")
+    return int(m.group(1))
