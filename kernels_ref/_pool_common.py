@@ -14,7 +14,7 @@ from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
 from ._activation_common import unary_tensors
 from ._conv_common import check_positive, require_int8_activation, tensor_desc
-from .common import activation_range_quantized, compute_padding, op_where
+from .common import activation_range_quantized, compute_out_size, compute_padding, op_where
 
 
 @dataclass(frozen=True)
@@ -29,18 +29,12 @@ class PoolParams:
     act_max: int
 
 
-def out_size(padding: str, in_size: int, filter_size: int, stride: int) -> int:
-    """TFLM ComputeOutSize (dilation 1), with C's truncating division."""
-    num = in_size + stride - 1 if padding == "SAME" else in_size + stride - filter_size
-    return num // stride if num >= 0 else -((-num) // stride)
-
-
 def pool_params(in_shape, padding: str, stride_h: int, stride_w: int, filter_h: int,
                 filter_w: int, act_min: int, act_max: int) -> tuple[PoolParams, tuple]:
     """Padding and the NHWC output shape for a pool over ``in_shape``."""
     n, h, w, c = in_shape
-    out_h = out_size(padding, h, filter_h, stride_h)
-    out_w = out_size(padding, w, filter_w, stride_w)
+    out_h = compute_out_size(padding, h, filter_h, stride_h)
+    out_w = compute_out_size(padding, w, filter_w, stride_w)
     params = PoolParams(stride_h, stride_w, filter_h, filter_w,
                         compute_padding(stride_h, 1, h, filter_h, out_h),
                         compute_padding(stride_w, 1, w, filter_w, out_w), act_min, act_max)

@@ -20,11 +20,11 @@ def compute_padding(stride: int, dilation: int, in_size: int, filter_size: int,
 
 def compute_out_size(padding: str, in_size: int, filter_size: int, stride: int,
                      dilation: int = 1) -> int:
-    """TFLite ComputeOutSize."""
+    """TFLite ComputeOutSize, with C's truncating division (a window larger than the
+    input gives 0 or less, never a floored -1 that could pass for a size elsewhere)."""
     effective = (filter_size - 1) * dilation + 1
-    if padding == "SAME":
-        return (in_size + stride - 1) // stride
-    return (in_size + stride - effective) // stride
+    num = in_size + stride - 1 if padding == "SAME" else in_size + stride - effective
+    return num // stride if num >= 0 else -((-num) // stride)
 
 
 def activation_range_quantized(activation: str, scale: float, zero_point: int,
