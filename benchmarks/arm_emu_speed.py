@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from arm_emu import Machine, Out  # noqa: E402
-from kernels_ref.quantization import quantize_multiplier  # noqa: E402
+from kernels_ref.quantization import quantize_multiplier_array  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "arm_fixtures"
 SOURCES = [FIXTURES / "fx_harness.c", FIXTURES / "fx_dsp.c", FIXTURES / "fx_asm.S"]
@@ -37,9 +37,7 @@ def workloads(rng: np.random.Generator):
     x = rng.integers(-128, 128, (pixels, cin)).astype(np.int8)
     w = rng.integers(-127, 128, (cout, cin)).astype(np.int8)
     bias = rng.integers(-5000, 5000, cout).astype(np.int32)
-    pairs = [quantize_multiplier(float(r)) for r in rng.uniform(2e-4, 4e-3, cout)]
-    mult = np.array([p[0] for p in pairs], np.int32)
-    shift = np.array([p[1] for p in pairs], np.int32)
+    mult, shift = quantize_multiplier_array(rng.uniform(2e-4, 4e-3, cout))
     out = np.zeros((pixels, cout), np.int8)
     a = rng.integers(-128, 128, 1024).astype(np.int8)
     return {

@@ -7,7 +7,7 @@ from numba import njit
 
 from arm_emu import Out
 from arm_harness import CPUS, machine
-from kernels_ref.quantization import multiply_by_quantized_multiplier, quantize_multiplier
+from kernels_ref.quantization import multiply_by_quantized_multiplier, quantize_multiplier_array
 
 
 @njit(cache=True)
@@ -75,9 +75,7 @@ def test_ts_requantize_a_million_random_triples(cpu):
 def test_ts_requantize_with_real_quantize_multiplier_outputs():
     rng = np.random.default_rng(11)
     reals = np.exp(rng.uniform(np.log(1e-6), np.log(40.0), 4096))
-    pairs = [quantize_multiplier(float(r)) for r in reals]
-    mult = np.array([p[0] for p in pairs], np.int32)
-    shift = np.array([p[1] for p in pairs], np.int32)
+    mult, shift = quantize_multiplier_array(reals)
     acc = rng.integers(-(1 << 20), 1 << 20, 4096).astype(np.int32) >> np.maximum(shift, 0)
     acc = acc.astype(np.int32)
     np.testing.assert_array_equal(run_c("cortex-m7", acc, mult, shift),
@@ -96,9 +94,7 @@ def conv1x1_case(rng, pixels, cin, cout):
     x = rng.integers(-128, 128, (pixels, cin)).astype(np.int8)
     w = rng.integers(-127, 128, (cout, cin)).astype(np.int8)
     bias = rng.integers(-5000, 5000, cout).astype(np.int32)
-    pairs = [quantize_multiplier(float(r)) for r in rng.uniform(2e-4, 4e-3, cout)]
-    mult = np.array([p[0] for p in pairs], np.int32)
-    shift = np.array([p[1] for p in pairs], np.int32)
+    mult, shift = quantize_multiplier_array(rng.uniform(2e-4, 4e-3, cout))
     return x, w, bias, mult, shift
 
 
