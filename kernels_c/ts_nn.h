@@ -54,7 +54,7 @@ typedef struct
     int32_t dilation_h, dilation_w;       /**< Dilations, >= 1 (the 3x3 and in-place
                                                kernels need 1). */
     int32_t pad_h, pad_w;                 /**< Top and left padding, >= 0. */
-    int32_t input_offset;                 /**< Minus the input zero point. */
+    int32_t input_offset;                 /**< Minus the input zero point, [-127, 128]. */
     int32_t output_offset;                /**< The output zero point. */
     int32_t act_min, act_max;             /**< Clamp range, inside [-128, 127]. */
 } ts_dw_params;
@@ -96,8 +96,9 @@ typedef struct
  *                channels 4g..4g+3 of every tap (taps in row-major order), zeros past C.
  * @param channel [C] prepared constants (ts_dw_channel).
  * @param output  [output_h][output_w][C] int8.
- * @return TS_OK, or TS_ERROR_ARGUMENT if a size is not positive or the clamp range is
- *         invalid.
+ * @return TS_OK, or TS_ERROR_ARGUMENT if a size, stride or dilation is not positive, a
+ *         padding is negative, the input offset is outside [-127, 128] or the clamp range
+ *         is invalid.
  */
 int32_t ts_depthwise_conv_s8(const ts_dw_params *params, const int8_t *input,
                              const int8_t *filter, const ts_dw_channel *channel,
@@ -118,7 +119,11 @@ int32_t ts_depthwise_conv_3x3_s8(const ts_dw_params *params, const int8_t *input
                                  int8_t *output);
 
 /**
- * @brief Number of bytes of @p buffer that ts_depthwise_conv_s8_inplace_chw needs.
+ * @brief Bytes of @p buffer that ts_depthwise_conv_s8_inplace_chw needs: one channel's
+ *        taps repacked as int16 pairs, the channel bordered to the rows and columns the
+ *        windows reach, and 3 * stride_w + 4 bytes of slack (the layout is described at
+ *        the top of ts_depthwise_conv_s8_inplace_chw.c).
+ * @return the size, or TS_ERROR_ARGUMENT if the kernel would reject @p params.
  */
 int32_t ts_depthwise_conv_s8_inplace_chw_get_buffer_size(const ts_dw_params *params);
 
@@ -191,21 +196,30 @@ typedef struct
     int32_t filter_h, filter_w;          /**< Window size. */
     int32_t stride_h, stride_w;          /**< Strides, >= 1. */
     int32_t pad_h, pad_w;                /**< Top and left padding, >= 0. */
-    int32_t act_min, act_max;            /**< Clamp range. */
+    int32_t act_min, act_max;            /**< Clamp range, inside [-128, 127]. */
 } ts_pool_params;
 
 /**
  * @brief int8 average pooling, bit-exact with TFLM's reference_integer_ops::AveragePool:
  *        the sum of the window's points inside the input, divided by their count with
  *        halves rounded away from zero.
- * @return TS_OK, or TS_ERROR_ARGUMENT (including a window with no point in the input,
- *         where TFLM fails too).
+ * @param params  shape and clamp range.
+ * @param input   [input_h][input_w][channels] int8.
+ * @param output  [output_h][output_w][channels] int8, same scale and zero point.
+ * @return TS_OK, or TS_ERROR_ARGUMENT if a size or stride is not positive, a padding is
+ *         negative, the clamp range is invalid, or a window has no point in the input
+ *         (TFLM fails there too).
  */
 int32_t ts_avgpool_s8(const ts_pool_params *params, const int8_t *input, int8_t *output);
 
 /**
- * @brief int8 max pooling, bit-exact with TFLM's reference_integer_ops::MaxPool.
- * @return TS_OK, or TS_ERROR_ARGUMENT.
+ * @brief int8 max pooling, bit-exact with TFLM's reference_integer_ops::MaxPool: the
+ *        maximum of the window's points inside the input (-128 for none), clamped.
+ * @param params  shape and clamp range.
+ * @param input   [input_h][input_w][channels] int8.
+ * @param output  [output_h][output_w][channels] int8, same scale and zero point.
+ * @return TS_OK, or TS_ERROR_ARGUMENT if a size or stride is not positive, a padding is
+ *         negative or the clamp range is invalid.
  */
 int32_t ts_maxpool_s8(const ts_pool_params *params, const int8_t *input, int8_t *output);
 
