@@ -20,7 +20,7 @@ from numba import njit
 
 import kernels_ref
 from kernels_ref._depthwise_inplace import depthwise_channel
-from .errors import ArenaViolation, PlanError, UnsupportedError
+from .errors import ArenaViolation, PlanError, TinysimError, UnsupportedError
 from .executor import check_supported, validate_inputs
 from .ir import Graph, Operator, frozen_options
 from .plan import Access, Box, Buffer, Plan, Step
@@ -411,7 +411,7 @@ class ArenaExecutor:
             try:
                 self._sub_params[key] = kernels_ref.registry()[op.opcode].prepare(
                     sub_graph, sub_op)
-            except Exception as exc:
+            except TinysimError as exc:
                 raise PlanError(f"{self.where}: op {op.index} ({op.opcode}) region with input "
                                 f"{in_shapes} and output {out_shape} is inconsistent: {exc}"
                                 ) from exc
