@@ -484,7 +484,10 @@ def mutation_test(graph: Graph, plan: Plan, inputs: Sequence[np.ndarray] | None 
     base = check_plan(graph, plan)
     if not base.ok:
         raise PlanError(f"mutation testing needs a valid plan to start from: {base.summary()}")
-    reference = Executor(graph).run(inputs) if dynamic else None
+    if dynamic and inputs is None:
+        raise PlanError(f"{graph.name}: dynamic mutation testing runs every mutant in the "
+                        "arena; pass inputs")
+    reference = None  # the layer-wise run, made once when a mutant first needs it
     results = []
     for m in mutants(graph, plan, per_kind):
         report = check_plan(graph, m.plan)
@@ -494,7 +497,8 @@ def mutation_test(graph: Graph, plan: Plan, inputs: Sequence[np.ndarray] | None 
             if inputs is None:
                 raise PlanError(f"{graph.name}: mutant '{m.description}' passed the static "
                                 "checks; pass inputs to run it in the arena")
-            reference = reference if reference is not None else Executor(graph).run(inputs)
+            if reference is None:
+                reference = Executor(graph).run(inputs)
             try:
                 run = ArenaExecutor(graph, m.plan).run(inputs)
                 mismatches = compare_with_reference(graph, run, reference)
