@@ -8,13 +8,7 @@ from numba import njit
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator, Tensor
-
-INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767),
-              "int32": (-(1 << 31), (1 << 31) - 1)}
-
-
-def tensor_desc(t: Tensor) -> str:
-    return f"tensor {t.index} ({t.name})"
+from .common import DTYPE_RANGE, tensor_desc
 
 
 def unary_tensors(graph: Graph, op: Operator, where: str,
@@ -51,7 +45,7 @@ def per_tensor_quant(where: str, t: Tensor, role: str) -> tuple[float, int]:
             f"{where}{role} {tensor_desc(t)} is quantized per channel ({q.scale.size} "
             "scales); this op takes per-tensor quantization only, as in TFLM")
     scale, zp = float(q.scale[0]), int(q.zero_point[0])
-    lo, hi = INT_RANGES.get(t.dtype, (-(1 << 31), (1 << 31) - 1))
+    lo, hi = DTYPE_RANGE.get(t.dtype, (-(1 << 31), (1 << 31) - 1))
     if not lo <= zp <= hi:
         raise UnsupportedError(
             f"{where}{role} {tensor_desc(t)} has zero point {zp} outside {t.dtype}'s range; "

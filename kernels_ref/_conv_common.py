@@ -15,12 +15,8 @@ from numba import njit
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator, Tensor
-from .common import activation_range_quantized, compute_out_size, compute_padding
+from .common import activation_range_quantized, compute_out_size, compute_padding, tensor_desc
 from .quantization import multiply_by_quantized_multiplier, quantize_multiplier_array
-
-
-def tensor_desc(t: Tensor) -> str:
-    return f"tensor {t.index} ({t.name})"
 
 
 def require_int8_activation(where: str, t: Tensor, role: str) -> tuple[float, int]:

@@ -49,6 +49,11 @@ def activation_range_quantized(activation: str, scale: float, zero_point: int,
         "supported: NONE, RELU, RELU6, RELU_N1_TO_1")
 
 
+def tensor_desc(t) -> str:
+    """How error messages name a tensor: its index and name."""
+    return f"tensor {t.index} ({t.name})"
+
+
 def op_where(graph, op) -> str:
     """Prefix naming the model and op, for error messages."""
     return f"{graph.name}: op {op.index} ({op.opcode}): "

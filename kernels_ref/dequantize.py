@@ -12,9 +12,9 @@ from numba import njit
 
 from tinysim.errors import ShapeError
 from tinysim.ir import Graph, Operator
-from ._activation_common import (INT_RANGES, check_array, output_view, per_tensor_quant,
+from ._activation_common import (check_array, output_view, per_tensor_quant,
                                  require_dtype, unary_tensors)
-from .common import op_where
+from .common import DTYPE_RANGE, op_where
 
 OPCODES = ("DEQUANTIZE",)
 
@@ -42,7 +42,7 @@ def evaluate(params: DequantizeParams, inputs, outputs) -> None:
 
 def dequantize(input: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     x = check_array("dequantize", input, ("int8", "int16", "uint8"))
-    lo, hi = INT_RANGES[x.dtype.name]
+    lo, hi = DTYPE_RANGE[x.dtype.name]
     if not lo <= zero_point <= hi:
         raise ShapeError(f"dequantize: zero point {zero_point} is outside {x.dtype}'s range")
     out = np.empty(x.shape, np.float32)

@@ -20,11 +20,10 @@ from numba import njit
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
-from ._activation_common import (INT_RANGES, check_array, output_view, per_tensor_quant,
+from ._activation_common import (check_array, output_view, per_tensor_quant,
                                  require_dtype, unary_tensors)
-from .quantization import quantize_multiplier
-from .common import op_where
-from .quantization import multiply_by_quantized_multiplier
+from .common import DTYPE_RANGE, op_where
+from .quantization import multiply_by_quantized_multiplier, quantize_multiplier
 
 OPCODES = ("LEAKY_RELU",)
 
@@ -48,7 +47,7 @@ def leaky_relu_params(input_scale: float, input_zero_point: int, output_scale: f
     a = float(np.float32(alpha))
     mult_alpha, shift_alpha = quantize_multiplier(in_s * a / out_s)
     mult_id, shift_id = quantize_multiplier(in_s / out_s)
-    lo, hi = INT_RANGES[dtype]
+    lo, hi = DTYPE_RANGE[dtype]
     return LeakyReluParams(int(input_zero_point), int(output_zero_point), mult_alpha,
                            shift_alpha, mult_id, shift_id, lo, hi)
 
@@ -78,7 +77,7 @@ def evaluate(params: LeakyReluParams, inputs, outputs) -> None:
 def leaky_relu(input: np.ndarray, input_scale: float, input_zero_point: int,
                output_scale: float, output_zero_point: int, alpha: float) -> np.ndarray:
     x = check_array("leaky_relu", input, ("int8", "int16"))
-    lo, hi = INT_RANGES[x.dtype.name]
+    lo, hi = DTYPE_RANGE[x.dtype.name]
     if not (lo <= input_zero_point <= hi and lo <= output_zero_point <= hi):
         raise ShapeError(f"leaky_relu: zero points must lie in {x.dtype}'s range")
     out = np.empty(x.shape, x.dtype)

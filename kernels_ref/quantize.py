@@ -20,11 +20,10 @@ from numba import njit
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
-from ._activation_common import (INT_RANGES, check_array, float_to_int32_x86, output_view,
+from ._activation_common import (check_array, float_to_int32_x86, output_view,
                                  per_tensor_quant, require_dtype, unary_tensors)
-from .quantization import quantize_multiplier
-from .common import op_where
-from .quantization import multiply_by_quantized_multiplier
+from .common import DTYPE_RANGE, op_where
+from .quantization import multiply_by_quantized_multiplier, quantize_multiplier
 
 OPCODES = ("QUANTIZE",)
 
@@ -73,7 +72,7 @@ def prepare(graph: Graph, op: Operator) -> QuantizeParams:
 
 def evaluate(params: QuantizeParams, inputs, outputs) -> None:
     p = params
-    lo, hi = INT_RANGES[p.output_dtype]
+    lo, hi = DTYPE_RANGE[p.output_dtype]
     x, out = inputs[0].reshape(-1), output_view(outputs[0])
     if p.input_dtype == "float32":
         _affine_quantize(x, np.float32(p.output_scale), p.output_zero_point, lo, hi, out)
@@ -93,7 +92,7 @@ def quantize(input: np.ndarray, output_scale: float, output_zero_point: int,
         ok = out_dtype in AFFINE_OUTPUTS
     else:
         ok = (x.dtype.name, out_dtype) in REQUANTIZE_PAIRS and input_scale is not None
-    if not ok or not INT_RANGES[out_dtype][0] <= output_zero_point <= INT_RANGES[out_dtype][1]:
+    if not ok or not DTYPE_RANGE[out_dtype][0] <= output_zero_point <= DTYPE_RANGE[out_dtype][1]:
         raise ShapeError(f"quantize: {x.dtype} -> {out_dtype} with zero point "
                          f"{output_zero_point} is not supported (integer input needs "
                          f"input_scale); supported: {_supported_text()}")

@@ -15,11 +15,10 @@ from numba import njit
 
 from tinysim.errors import ShapeError, UnsupportedError
 from tinysim.ir import Graph, Operator
-from ._activation_common import (INT_RANGES, check_array, output_view, per_tensor_quant,
+from ._activation_common import (check_array, output_view, per_tensor_quant,
                                  require_dtype, tensor_desc, unary_tensors)
-from .quantization import quantize_multiplier
-from .common import op_where
-from .quantization import multiply_by_quantized_multiplier
+from .common import DTYPE_RANGE, op_where
+from .quantization import multiply_by_quantized_multiplier, quantize_multiplier
 
 OPCODES = ("RELU",)
 
@@ -38,7 +37,7 @@ def relu_params(input_scale: float, input_zero_point: int, output_scale: float,
                 output_zero_point: int, dtype: str = "int8") -> ReluParams:
     multiplier, shift = quantize_multiplier(
         float(input_scale) / float(output_scale))
-    lo, hi = INT_RANGES[dtype]
+    lo, hi = DTYPE_RANGE[dtype]
     return ReluParams(int(input_zero_point), int(output_zero_point), multiplier, shift,
                       max(lo, int(output_zero_point)), hi)
 
@@ -68,7 +67,7 @@ def evaluate(params: ReluParams, inputs, outputs) -> None:
 def relu(input: np.ndarray, input_scale: float, input_zero_point: int, output_scale: float,
          output_zero_point: int) -> np.ndarray:
     x = check_array("relu", input, ("int8", "int16"))
-    lo, hi = INT_RANGES[x.dtype.name]
+    lo, hi = DTYPE_RANGE[x.dtype.name]
     if not (lo <= input_zero_point <= hi and lo <= output_zero_point <= hi):
         raise ShapeError(f"relu: zero points must lie in {x.dtype}'s range")
     out = np.empty(x.shape, x.dtype)

@@ -14,9 +14,9 @@ from numba import njit
 
 from tinysim.errors import ShapeError
 from tinysim.ir import Graph, Operator
-from ._activation_common import (INT_RANGES, check_array, float_to_int32_x86, output_view,
+from ._activation_common import (check_array, float_to_int32_x86, output_view,
                                  per_tensor_quant, require_dtype, unary_tensors)
-from .common import op_where
+from .common import DTYPE_RANGE, op_where
 from .quantization import round_half_away
 
 OPCODES = ("RELU6",)
@@ -33,7 +33,7 @@ def float_to_quantized_type(value: float, scale: float, zero_point: int, dtype: 
     q = np.float32(np.float32(value) / np.float32(scale))
     rounded = float(round_half_away(float(q))) if np.isfinite(q) else float(q)
     result = int(float_to_int32_x86(rounded + zero_point))
-    lo, hi = INT_RANGES[dtype]
+    lo, hi = DTYPE_RANGE[dtype]
     return min(max(result, lo), hi)
 
 
@@ -58,7 +58,7 @@ def evaluate(params: Relu6Params, inputs, outputs) -> None:
 
 def relu6(input: np.ndarray, input_scale: float, input_zero_point: int) -> np.ndarray:
     x = check_array("relu6", input, ("int8", "int16"))
-    lo, hi = INT_RANGES[x.dtype.name]
+    lo, hi = DTYPE_RANGE[x.dtype.name]
     if not lo <= input_zero_point <= hi:
         raise ShapeError(f"relu6: input_zero_point must lie in {x.dtype}'s range")
     out = np.empty(x.shape, x.dtype)

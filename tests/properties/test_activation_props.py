@@ -15,10 +15,8 @@ from hypothesis import given, strategies as st
 
 from _strategies import rngs, scales, zero_points
 from _tflm import assert_bit_exact_with_tflm
+from kernels_ref.common import DTYPE_RANGE
 from tinysim.modelgen import GraphBuilder
-
-INT_RANGES = {"int8": (-128, 127), "int16": (-32768, 32767), "uint8": (0, 255),
-              "int32": (-(1 << 31), (1 << 31) - 1)}
 
 
 def _one_op(opcode, shape, in_q, out_q, in_dtype="int8", out_dtype="int8", **options):
@@ -46,7 +44,7 @@ def shapes(draw, max_rank: int = 4, max_size: int = 600):
 def _full_range(rng, shape, dtype: str = "int8") -> np.ndarray:
     """Random values of the dtype with every int8 code present where the tensor is big
     enough (shuffled), so each example covers the whole input range."""
-    lo, hi = INT_RANGES[dtype]
+    lo, hi = DTYPE_RANGE[dtype]
     x = rng.integers(lo, hi + 1, shape, endpoint=False).astype(dtype).reshape(-1)
     ramp = np.arange(-128, 128) if dtype != "uint8" else np.arange(0, 256)
     k = min(x.size, ramp.size)
@@ -153,7 +151,7 @@ def test_float_softmax_and_log_softmax(shape, beta, log2_spread, rng):
 @given(shapes(), scales(1e-3, 1.0), zero_points(), st.booleans(), rngs())
 def test_quantize_float(shape, out_scale, out_zp, int16, rng):
     dtype = "int16" if int16 else "int8"
-    lo, hi = INT_RANGES[dtype]
+    lo, hi = DTYPE_RANGE[dtype]
     if int16:
         out_zp *= 256
     # floats over the representable range and 20% past both ends, plus exact half steps
