@@ -9,7 +9,7 @@ from conftest import MODEL_NAMES, shared_model
 from tinysim.checker import MUTATION_KINDS, check_plan, mutants, mutation_test
 from tinysim.errors import PlanError
 from tinysim.loader import load_model
-from tinysim.plan import InPlace
+from tinysim.plan import Box, InPlace
 from tinysim.planners import make_plan
 from tinysim.verify import make_inputs
 
@@ -100,6 +100,20 @@ def test_mutation_testing_needs_a_valid_plan(graphs):
     plan = make_plan(g, "tflm")
     with pytest.raises(PlanError, match="needs a valid plan"):
         mutation_test(g, replace(plan, arena_bytes=10))
+    with pytest.raises(PlanError, match="dynamic mutation testing .* pass inputs"):
+        mutation_test(g, plan, None, dynamic=True)
+
+
+def test_a_box_of_another_rank_is_not_inside_the_tensor(graphs):
+    g = graphs["mlperf_kws"]
+    plan = make_plan(g, "tflm")
+    b = next(b for b in plan.buffers if b.kind == "tensor" and b.tensor not in g.inputs)
+    flat = replace(b, box=Box((0,), (b.size,)))
+    report = check_plan(g, replace(plan, buffers=tuple(flat if x is b else x
+                                                      for x in plan.buffers)))
+    assert [p.kind for p in report.problems] == ["buffer"]
+    assert f"buffer '{b.name}': box (0,)..({b.size},) is not inside tensor" in \
+        report.problems[0].message
 
 
 def test_region_writes_once_per_buffer():

@@ -87,7 +87,8 @@ class Box:
         return Box(start, stop)
 
     def contains(self, other: "Box") -> bool:
-        return all(a <= c and d <= b for a, b, c, d in
+        """False for a box of another rank (zip alone would compare a prefix)."""
+        return len(other.start) == len(self.start) and all(a <= c and d <= b for a, b, c, d in
                    zip(self.start, self.stop, other.start, other.stop))
 
     def to_json(self) -> dict[str, list[int]]:
