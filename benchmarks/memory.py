@@ -45,14 +45,15 @@ def measure(name: str) -> dict:
     inputs = make_inputs(graph, 1, 0)[0]
     reference = Executor(graph).run(inputs)
     row: dict = {"model": name, "tflm_measured": measured_arena(str(path)), "plans": {}}
+    plans = {}
     for planner, options in CONFIGS:
-        plan = make_plan(graph, planner, options)
+        key = "+".join((planner,) + options)
+        plan = plans[key] = make_plan(graph, planner, options)
         run = ArenaExecutor(graph, plan).run(inputs)
         ok = check_plan(graph, plan).ok and not compare_with_reference(graph, run, reference)
-        row["plans"]["+".join((planner,) + options)] = {
+        row["plans"][key] = {
             "arena": plan.arena_bytes, "lower_bound": lower_bound(plan), "ok": ok}
-    best = make_plan(graph, "best", ["inplace"])
-    mt = mutation_test(graph, best, inputs)
+    mt = mutation_test(graph, plans["best+inplace"], inputs)
     row["mutants"] = len(mt.results)
     row["kill_rate"] = mt.kill_rate
     row["tinyengine"] = TINYENGINE_INPLACE.get(name)
