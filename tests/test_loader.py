@@ -90,6 +90,25 @@ def test_several_subgraphs():
         load_model_bytes(_model_with_subgraphs(2), "two.tflite")
 
 
+def test_graph_input_that_does_not_exist():
+    b = flatbuffers.Builder(256)
+    tflite.SubGraphStartInputsVector(b, 1)
+    b.PrependInt32(3)
+    inputs = b.EndVector()
+    tflite.SubGraphStart(b)
+    tflite.SubGraphAddInputs(b, inputs)
+    sg = tflite.SubGraphEnd(b)
+    tflite.ModelStartSubgraphsVector(b, 1)
+    b.PrependUOffsetTRelative(sg)
+    vec = b.EndVector()
+    tflite.ModelStart(b)
+    tflite.ModelAddVersion(b, 3)
+    tflite.ModelAddSubgraphs(b, vec)
+    b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
+    with pytest.raises(ModelLoadError, match="bad.tflite: graph input tensor 3 does not exist"):
+        load_model_bytes(bytes(b.Output()), "bad.tflite")
+
+
 def test_input_shape_mismatch():
     g = load_model(shared_model("mlperf_kws"))
     ex = Executor(g)

@@ -149,7 +149,7 @@ def _read_options(op, opcode: str, model_name: str, op_index: int) -> dict[str, 
     return options
 
 
-def _quantization(t, name: str) -> Quantization | None:
+def _quantization(t) -> Quantization | None:
     q = t.Quantization()
     if q is None or q.ScaleLength() == 0:
         return None
@@ -238,7 +238,7 @@ def _parse(buf: bytes, name: str) -> Graph:
                 f"{name}: tensor {i} ({tname}) stores its data outside the flatbuffer "
                 "(>2 GB layout); re-export the model without external buffers")
         tensors.append(Tensor(index=i, name=tname, shape=shape, dtype=dtype,
-                              quantization=_quantization(t, tname), data=data))
+                              quantization=_quantization(t), data=data))
 
     operators = []
     for k in range(sg.OperatorsLength()):
@@ -258,10 +258,17 @@ def _parse(buf: bytes, name: str) -> Graph:
                                   options=frozen_options(_read_options(op, opcode, name, k)),
                                   version=versions[idx]))
 
+    io = {}
+    for kind, n, read in (("input", sg.InputsLength(), sg.InputsAsNumpy),
+                          ("output", sg.OutputsLength(), sg.OutputsAsNumpy)):
+        io[kind] = tuple(int(v) for v in read()) if n else ()
+        for t in io[kind]:
+            if not 0 <= t < len(tensors):
+                raise ModelLoadError(f"{name}: graph {kind} tensor {t} does not exist (the model "
+                                     f"has {len(tensors)} tensors); the file is corrupt")
     desc = model.Description().decode(errors="replace") if model.Description() else ""
     return Graph(
         name=name, tensors=tuple(tensors), operators=tuple(operators),
-        inputs=tuple(int(v) for v in sg.InputsAsNumpy()),
-        outputs=tuple(int(v) for v in sg.OutputsAsNumpy()),
+        inputs=io["input"], outputs=io["output"],
         sha256=hashlib.sha256(buf).hexdigest(), description=desc,
     )
