@@ -358,8 +358,7 @@ class ArenaExecutor:
                                 f"read input {slot} (tensor {t})")
         return by_slot
 
-    def _inputs(self, k: int, st: Step, op: Operator,
-                arrays: dict[int, np.ndarray]) -> list[np.ndarray | None]:
+    def _inputs(self, op: Operator, arrays: dict[int, np.ndarray]) -> list[np.ndarray | None]:
         ins: list[np.ndarray | None] = []
         for slot, t in enumerate(op.inputs):
             if t < 0:
@@ -385,7 +384,7 @@ class ArenaExecutor:
             params = self._region_params(op, {s: arr.shape for s, arr in arrays.items()},
                                          targets[0][0].shape)
         kernels_ref.registry()[op.opcode].evaluate(
-            params, self._inputs(k, st, op, arrays), [arr for arr, _, _ in targets])
+            params, self._inputs(op, arrays), [arr for arr, _, _ in targets])
         for a, (arr, pieces, direct) in zip(st.writes, targets):
             self._commit(k, a, arr, pieces, direct)
 
@@ -511,7 +510,7 @@ class ArenaExecutor:
             arr_out, pieces, direct = self._write_target(k, row_out)
             params = self._region_params(op, {0: arr_in.shape}, arr_out.shape)
             kernels_ref.registry()[op.opcode].evaluate(
-                params, self._inputs(k, st, op, {0: arr_in}), [arr_out])
+                params, self._inputs(op, {0: arr_in}), [arr_out])
             self._commit(k, row_out, arr_out, pieces, direct)
 
 

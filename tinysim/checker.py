@@ -192,7 +192,7 @@ def _check_steps(graph: Graph, plan: Plan, add) -> None:
                 add("access", f"{where} read of tensor {t.index}: {problem}")
             _check_pieces(graph, plan, k, where, a, box, add, written, is_write=False)
         if st.inplace is not None:
-            _check_declared(graph, plan, k, st, where, add)
+            _check_declared(st, where, add)
     folded_outputs = {graph.operators[p].outputs[0] for p in folded}
     for op in graph.operators:
         for t in op.outputs:
@@ -252,7 +252,7 @@ def _check_pieces(graph: Graph, plan: Plan, k: int, where: str, a, box: Box, add
             "(each must be held once)")
 
 
-def _check_declared(graph: Graph, plan: Plan, k: int, st: Step, where: str, add) -> None:
+def _check_declared(st: Step, where: str, add) -> None:
     ip = st.inplace
     reads = [a for a in st.reads if a.tensor == ip.input]
     writes = [a for a in st.writes if a.tensor == ip.output]
