@@ -99,3 +99,9 @@ def test_verify_names_the_first_difference_and_fails(monkeypatch, capsys):
     assert out.startswith("mlperf_kws.tflite: 12/13 ops bit-exact over 2 inputs")
     assert "MISMATCH mlperf_kws.tflite: op 3 (DEPTHWISE_CONV_2D), tensor" in out
     assert "1 of 8000 values differ from TFLM" in out and "first at (0, 0, 0, 5)" in out
+
+
+def test_golden_float_literals_are_c():
+    from tinysim.golden import _c_literal
+    text = _c_literal(np.array([1.5, -np.inf, np.inf, np.nan, 1e-45], np.float32))
+    assert text == "{\n  1.5f, -INFINITY, INFINITY, NAN, 1.401298464324817e-45f\n}"

@@ -54,10 +54,20 @@ def _c_ident(text: str) -> str:
     return re.sub(r"[^0-9a-zA-Z_]", "_", text)
 
 
+def _c_float(v: float) -> str:
+    """repr of a float32 value round-trips to the same float32; C spells the non-finite
+    ones as <math.h> macros, which take no 'f' suffix."""
+    if np.isnan(v):
+        return "NAN"
+    if np.isinf(v):
+        return "INFINITY" if v > 0 else "-INFINITY"
+    return f"{v!r}f"
+
+
 def _c_literal(arr: np.ndarray) -> str:
     flat = arr.ravel()
     if arr.dtype == np.float32:
-        items = [f"{float(v)!r}f".replace("inf", "INFINITY") for v in flat]
+        items = [_c_float(float(v)) for v in flat]
     else:
         items = [str(int(v)) for v in flat]
     lines = [", ".join(items[i:i + 16]) for i in range(0, len(items), 16)]
@@ -73,7 +83,7 @@ def _array_block(c_name: str, t: Tensor, arr: np.ndarray) -> str:
     out.append(f"#define {up}_SIZE {arr.size}")
     q = t.quantization
     if q is not None and not q.per_channel:
-        out.append(f"#define {up}_SCALE {float(q.scale[0])!r}f")
+        out.append(f"#define {up}_SCALE {_c_float(float(q.scale[0]))}")
         out.append(f"#define {up}_ZERO_POINT {int(q.zero_point[0])}")
     elif q is not None:
         out.append(f"#define {up}_QUANT_AXIS {q.axis}")
