@@ -30,7 +30,10 @@ def registry() -> dict[str, ModuleType]:
             if info.name in _NOT_OPS or info.name.startswith("_"):
                 continue
             mod = importlib.import_module(f"{__name__}.{info.name}")
-            for opcode in getattr(mod, "OPCODES", ()):
+            if not getattr(mod, "OPCODES", ()):
+                raise RuntimeError(f"{mod.__name__} is a public kernels_ref module without "
+                                   "OPCODES: name private helpers with a leading underscore")
+            for opcode in mod.OPCODES:
                 if opcode in found:
                     raise RuntimeError(f"{opcode} implemented twice: {found[opcode].__name__}, "
                                        f"{mod.__name__}")
