@@ -105,3 +105,11 @@ def test_golden_float_literals_are_c():
     from tinysim.golden import _c_literal
     text = _c_literal(np.array([1.5, -np.inf, np.inf, np.nan, 1e-45], np.float32))
     assert text == "{\n  1.5f, -INFINITY, INFINITY, NAN, 1.401298464324817e-45f\n}"
+
+
+def test_kernels_filter_that_matches_nothing_is_an_error(capsys):
+    for argv in (["kernels", "bench", "--kernel", "nosuch"],
+                 ["kernels", "check", "--kernel", "nosuch", "--count", "0"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "no kernel name contains --kernel 'nosuch'" in err and "ts_convolve_s8" in err

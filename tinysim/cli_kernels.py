@@ -39,10 +39,18 @@ def add_subparsers(subparsers) -> None:
     c.set_defaults(func=_cmd_check)
 
 
+def _matching(cases, kernel: str) -> list:
+    from tinysim.errors import TinysimError
+    chosen = [c for c in cases if kernel in c.kernel]
+    if not chosen:
+        raise TinysimError(f"no kernel name contains --kernel '{kernel}'; the kernels are "
+                           f"{', '.join(sorted({c.kernel for c in cases}))}")
+    return chosen
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from arm_emu import bench
-    records = [bench.run_case(case, args.cpu) for case in bench.cases()
-               if args.kernel in case.kernel]
+    records = [bench.run_case(case, args.cpu) for case in _matching(bench.cases(), args.kernel)]
     if args.json:
         print(json.dumps([r.as_dict() for r in records], indent=1))
     else:
@@ -74,8 +82,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from arm_emu import bench
     from tinysim.errors import TinysimError
     cpus = args.cpu or list(CPUS)
-    cases = [c for c in bench.cases() + (bench.sweep(args.seed, args.count) if args.count
-                                         else []) if args.kernel in c.kernel]
+    cases = _matching(bench.cases() + (bench.sweep(args.seed, args.count) if args.count
+                                       else []), args.kernel)
     tally: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     failures = []
     for case in cases:
