@@ -12,11 +12,6 @@ from typing import Any, Mapping
 
 import numpy as np
 
-# dtypes the int8 reference handles at all; anything else is rejected by the loader
-# with the op and tensor that carry it.
-SUPPORTED_DTYPES = ("int8", "int16", "int32", "int64", "float32", "uint8", "bool")
-
-
 @dataclass(frozen=True)
 class Quantization:
     """Affine quantization: real = scale * (q - zero_point).

@@ -11,6 +11,7 @@ import tflite
 from .errors import ModelLoadError, UnsupportedError
 from .ir import Graph, Operator, Quantization, Tensor, frozen_options
 
+# The dtypes tinysim handles at all; the loader rejects any other with the tensor that has it.
 TENSOR_TYPES = {
     tflite.TensorType.FLOAT32: "float32",
     tflite.TensorType.INT8: "int8",
