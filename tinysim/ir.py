@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+
 @dataclass(frozen=True)
 class Quantization:
     """Affine quantization: real = scale * (q - zero_point).
