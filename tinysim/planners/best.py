@@ -201,13 +201,12 @@ def _squeaky_wheel(groups, ranked: list[int], alignment: int, rounds: int):
     offsets = first_fit([groups[i] for i in best_order], alignment)
     best = _arena(groups, offsets, alignment)
     seen = {tuple(best_order)}
-    order = best_order
     for _ in range(rounds):
-        top = [i for i in order
+        top = [i for i in best_order
                if max(offsets[r.name] + align_up(r.size, alignment) for r, _ in groups[i]) == best]
         moved = None
         for culprit in top:
-            candidate = [culprit] + [i for i in order if i != culprit]
+            candidate = [culprit] + [i for i in best_order if i != culprit]
             if tuple(candidate) not in seen:
                 moved = candidate
                 break
@@ -218,7 +217,6 @@ def _squeaky_wheel(groups, ranked: list[int], alignment: int, rounds: int):
         size = _arena(groups, trial, alignment)
         if size <= best:
             best, best_order, offsets = size, moved, trial
-        order = moved if size <= best else order
     return best, best_order
 
 
