@@ -459,7 +459,7 @@ class MutationReport:
 
     @property
     def kill_rate(self) -> float:
-        return sum(r.caught for r in self.results) / max(len(self.results), 1)
+        return sum(r.caught for r in self.results) / len(self.results)
 
     def by_kind(self) -> dict[str, tuple[int, int]]:
         out: dict[str, tuple[int, int]] = {}
@@ -489,7 +489,11 @@ def mutation_test(graph: Graph, plan: Plan, inputs: Sequence[np.ndarray] | None 
                         "arena; pass inputs")
     reference = None  # the layer-wise run, made once when a mutant first needs it
     results = []
-    for m in mutants(graph, plan, per_kind):
+    derived = mutants(graph, plan, per_kind)
+    if not derived:
+        raise PlanError(f"{graph.name}: no faulty plan could be derived from '{plan.label}' "
+                        "(an empty arena?), so there is no kill rate to report")
+    for m in derived:
         report = check_plan(graph, m.plan)
         detail = report.problems[0].message if report.problems else ""
         caught_dynamic = None

@@ -70,6 +70,8 @@ def _c_literal(arr: np.ndarray) -> str:
         items = [_c_float(float(v)) for v in flat]
     else:
         items = [str(int(v)) for v in flat]
+    if not items:  # a zero-size tensor still needs a valid (one-element) C initializer
+        return "{0}"
     lines = [", ".join(items[i:i + 16]) for i in range(0, len(items), 16)]
     return "{\n  " + ",\n  ".join(lines) + "\n}"
 

@@ -34,10 +34,6 @@ class TensorMismatch:
     total: int
     against: str
 
-    @property
-    def tensor(self) -> int:
-        return self.tensor_index
-
     def describe(self) -> str:
         origin = "graph input" if self.op_index < 0 else f"op {self.op_index} ({self.opcode})"
         head = (f"{self.model}: {origin}, tensor {self.tensor_index} ({self.tensor_name}, "

@@ -63,7 +63,7 @@ def test_mismatch_names_op_tensor_position_and_values():
     ours[out][0, 2, 1, 3] = 7
     ours[out][0, 4, 0, 0] = -2
     m = first_mismatch(g, ours, theirs)
-    assert m is not None and m.tensor == out
+    assert m is not None and m.tensor_index == out
     msg = m.describe()
     assert "harness_conv: op 0 (CONV_2D)" in msg
     assert f"tensor {out} (conv_2d_0" in msg
