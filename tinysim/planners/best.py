@@ -22,8 +22,8 @@ from ..ir import Graph
 from ..plan import Plan
 from .inplace import (ELEMENTWISE_OPS, VIEW_OPS, depthwise_channel_ok, rows_max_delta,
                       rows_reverse_min_delta)
-from .place import Group, first_fit, group_extent, group_span
-from .schedule import PlanOptions, Schedule, align_up, build_schedule, foldable_pads
+from .place import Group, arena_bytes, fit, rank, squeaky_wheel
+from .schedule import PlanOptions, Schedule, build_schedule, foldable_pads
 
 NAME = "best"
 BEAM = 400                            # ordering states kept per depth
@@ -149,18 +149,17 @@ def _keys(schedule: Schedule, alignment: int):
     peak_step = max(range(len(live)), key=lambda k: live[k], default=0)
 
     def size(g: Group) -> int:
-        return align_up(group_extent(g), alignment)
+        return g.extent(alignment)
 
     def span(g: Group) -> int:
-        first, last = group_span(g)
-        return last - first + 1
+        return g.last - g.first + 1
 
     def at_peak(g: Group) -> bool:
-        return any(r.live.first <= peak_step <= r.live.last for r, _ in g)
+        return any(r.live.first <= peak_step <= r.live.last for r, _ in g.members)
 
     return (
         lambda pos, g: (-size(g), -pos),                       # TFLM: largest first
-        lambda pos, g: (group_span(g)[0], -size(g), pos),      # by first use
+        lambda pos, g: (g.first, -size(g), pos),               # by first use
         lambda pos, g: (-span(g), -size(g), pos),              # longest-lived first
         lambda pos, g: (-size(g) * span(g), pos),              # largest area first
         lambda pos, g: (not at_peak(g), -size(g), pos),        # the peak step's first
@@ -189,37 +188,6 @@ def _inplace_subsets(graph: Graph, order: tuple[int, ...], options: PlanOptions,
     return subsets
 
 
-def _arena(groups, offsets: dict[str, int], alignment: int) -> int:
-    return max((offsets[r.name] + align_up(r.size, alignment) for g in groups for r, _ in g),
-               default=0)
-
-
-def _squeaky_wheel(groups, ranked: list[int], alignment: int, rounds: int):
-    """Refine a placement order: the groups that reach the arena top move to the front,
-    one at a time, and the order is placed again; kept when the arena does not grow."""
-    best_order = list(ranked)
-    offsets = first_fit([groups[i] for i in best_order], alignment)
-    best = _arena(groups, offsets, alignment)
-    seen = {tuple(best_order)}
-    for _ in range(rounds):
-        top = [i for i in best_order
-               if max(offsets[r.name] + align_up(r.size, alignment) for r, _ in groups[i]) == best]
-        moved = None
-        for culprit in top:
-            candidate = [culprit] + [i for i in best_order if i != culprit]
-            if tuple(candidate) not in seen:
-                moved = candidate
-                break
-        if moved is None:
-            break
-        seen.add(tuple(moved))
-        trial = first_fit([groups[i] for i in moved], alignment)
-        size = _arena(groups, trial, alignment)
-        if size <= best:
-            best, best_order, offsets = size, moved, trial
-    return best, best_order
-
-
 def plan(graph: Graph, options: PlanOptions = PlanOptions(), alignment: int = 16) -> Plan:
     orders = [tuple(range(len(graph.operators)))]
     searched = search_order(graph, options, alignment)
@@ -232,18 +200,19 @@ def plan(graph: Graph, options: PlanOptions = PlanOptions(), alignment: int = 16
                                       inplace_ops=subset)
             groups = schedule.groups
             for key in _keys(schedule, alignment):
-                ranked = sorted(range(len(groups)), key=lambda i: key(i, groups[i]))
-                offsets = first_fit([groups[i] for i in ranked], alignment)
-                candidates.append((_arena(groups, offsets, alignment), len(candidates),
+                ranked = rank(groups, key)
+                offsets = fit([groups[i] for i in ranked], alignment)
+                candidates.append((arena_bytes(groups, offsets, alignment), len(candidates),
                                    schedule, ranked))
     # refine the few best: ties keep the earlier candidate (fixed enumeration order)
     candidates.sort(key=lambda c: c[:2])
     best = None
     for arena, position, schedule, ranked in candidates[:REFINE]:
         if arena > schedule.lower_bound():
-            arena, ranked = _squeaky_wheel(schedule.groups, ranked, alignment, REFINE_ROUNDS)
+            arena, ranked, _ = squeaky_wheel(schedule.groups, ranked, alignment, False,
+                                             REFINE_ROUNDS)
         if best is None or (arena, position) < best[:2]:
             best = (arena, position, schedule, ranked)
     _, _, schedule, ranked = best
-    offsets = first_fit([schedule.groups[i] for i in ranked], alignment)
+    offsets = fit([schedule.groups[i] for i in ranked], alignment)
     return schedule.to_plan(offsets, NAME, alignment)

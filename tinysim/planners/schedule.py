@@ -30,6 +30,7 @@ from ..liveness import LiveRange, activation_tensors, live_ranges
 from ..plan import Access, Box, Buffer, InPlace, Plan, Step
 from .inplace import (ELEMENTWISE_OPS, VIEW_OPS, depthwise_channel_ok, rows_max_delta,
                       rows_reverse_min_delta)
+from .place import Group, align_up, group_requests
 
 OPTION_NAMES = ("fold_pad", "reshape_view", "inplace_elementwise", "inplace_depthwise",
                 "inplace_rows", "input_outside")
@@ -86,12 +87,11 @@ class Schedule:
     order: tuple[int, ...]
     steps: tuple[Step, ...]
     requests: tuple[Request, ...]
-    _groups: tuple[tuple[Request, ...], ...] = field(default=(), repr=False)
+    _groups: tuple[Group, ...] = field(default=(), repr=False)
 
     @property
-    def groups(self) -> tuple[tuple[tuple[Request, int], ...], ...]:
-        """Arena requests placed together (an in-place chain): (request, offset relative
-        to the group's first member) pairs, relative offsets >= 0."""
+    def groups(self) -> tuple[Group, ...]:
+        """Arena requests placed together (an in-place chain)."""
         return self._groups
 
     def step_bytes(self) -> list[int]:
@@ -99,7 +99,7 @@ class Schedule:
         n = len(self.steps)
         spans: list[list[tuple[int, int]]] = [[] for _ in range(n)]
         for gi, group in enumerate(self.groups):
-            for r, rel in group:
+            for r, rel in group.members:
                 for s in range(r.live.first, r.live.last + 1):
                     spans[s].append((gi, rel, rel + r.size))
         out = []
@@ -131,10 +131,6 @@ class Schedule:
         return Plan(model=g.name, model_sha256=g.sha256, planner=planner,
                     options=self.options.names, alignment=alignment, arena_bytes=arena,
                     buffers=tuple(buffers), steps=self.steps)
-
-
-def align_up(n: int, alignment: int) -> int:
-    return (n + alignment - 1) // alignment * alignment
 
 
 def tensor_buffer_name(tensor: int) -> str:
@@ -278,7 +274,7 @@ def build_schedule(graph: Graph, order: tuple[int, ...] | None = None,
                 size, purpose, rng = extra[name]
                 requests.append(Request(name, "scratch", -1, size, rng, purpose))
     return Schedule(graph, options, order, tuple(steps), tuple(requests),
-                    _group(requests))
+                    group_requests(requests))
 
 
 def _inplace(graph: Graph, op: Operator, k: int, st: Step, live: dict[str, LiveRange],
@@ -354,24 +350,3 @@ def _chain_offset(anchors: dict[str, tuple[str, int]], name: str) -> int:
         offset += delta
     return offset
 
-
-def _group(requests: list[Request]) -> tuple[tuple[tuple[Request, int], ...], ...]:
-    by_name = {r.name: r for r in requests}
-
-    def root(name: str) -> tuple[str, int]:
-        offset = 0
-        while by_name[name].anchor is not None:
-            offset += by_name[name].delta
-            name = by_name[name].anchor
-        return name, offset
-
-    groups: dict[str, list[tuple[Request, int]]] = {}
-    for r in requests:
-        if not r.external:
-            name, offset = root(r.name)
-            groups.setdefault(name, []).append((r, offset))
-    out = []
-    for members in groups.values():
-        low = min(rel for _, rel in members)
-        out.append(tuple((r, rel - low) for r, rel in members))
-    return tuple(out)

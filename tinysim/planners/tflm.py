@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from ..ir import Graph
 from ..plan import Plan
-from .place import group_extent, place
-from .schedule import PlanOptions, align_up, build_schedule
+from .place import place
+from .schedule import PlanOptions, build_schedule
 
 NAME = "tflm"
 
 
 def plan(graph: Graph, options: PlanOptions = PlanOptions(), alignment: int = 16) -> Plan:
     schedule = build_schedule(graph, None, options, alignment=alignment)
-    offsets = place(schedule, lambda pos, g: (-align_up(group_extent(g), alignment), -pos),
+    offsets = place(schedule, lambda pos, g: (-g.extent(alignment), -pos),
                     alignment)
     return schedule.to_plan(offsets, NAME, alignment)
 

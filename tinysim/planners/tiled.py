@@ -19,7 +19,8 @@ from ..errors import PlanError
 from ..ir import Graph
 from ..liveness import live_ranges
 from ..plan import Access, Box, Buffer, Plan, Step
-from .schedule import Request, align_up, foldable_pads, tflm_scratch
+from .place import Group, align_up, arena_bytes, fit, group_requests, rank, squeaky_wheel
+from .schedule import Request, foldable_pads, tflm_scratch
 
 
 REFINE_ROUNDS = 40   # squeaky-wheel re-placements of the best greedy placement
@@ -91,45 +92,6 @@ def whole_steps(graph: Graph, ops, holders: dict[int, tuple[str, ...]], first_st
     return steps
 
 
-@dataclass(frozen=True)
-class Group:
-    """Buffers placed together at fixed offsets from the group's base (an in-place chain):
-    (request, offset from the base) pairs, offsets >= 0; a lone buffer is a group of one."""
-
-    members: tuple[tuple[Request, int], ...]
-
-    def extent(self, alignment: int) -> int:
-        return max(rel + align_up(r.size, alignment) for r, rel in self.members)
-
-    @property
-    def first(self) -> int:
-        return min(r.live.first for r, _ in self.members)
-
-    @property
-    def last(self) -> int:
-        return max(r.live.last for r, _ in self.members)
-
-
-def group_requests(requests: list[Request]) -> list[Group]:
-    """Arena requests grouped by in-place anchors (``Request.anchor``/``delta``: the
-    buffer starts ``delta`` bytes after its anchor's start); external ones left out."""
-    by_name = {r.name: r for r in requests}
-    groups: dict[str, list[tuple[Request, int]]] = {}
-    for r in requests:
-        if r.external:
-            continue
-        name, rel = r.name, 0
-        while by_name[name].anchor is not None:
-            rel += by_name[name].delta
-            name = by_name[name].anchor
-        groups.setdefault(name, []).append((r, rel))
-    out = []
-    for members in groups.values():
-        low = min(rel for _, rel in members)
-        out.append(Group(tuple((r, rel - low) for r, rel in members)))
-    return out
-
-
 def _live_bytes(groups: list[Group], alignment: int) -> np.ndarray:
     """Aligned bytes live at each step (an upper bound on the union for in-place groups)."""
     n = max((g.last for g in groups), default=-1) + 2
@@ -160,96 +122,21 @@ def _orders(groups: list[Group], alignment: int):
     )
 
 
-def fit(groups: list[Group], alignment: int, best_fit: bool) -> dict[str, int]:
-    """Place ``groups`` in the given order, each at an aligned base offset where no member
-    overlaps (in bytes and time) a buffer placed before it: the lowest such offset (first
-    fit) or the start of the tightest range of such offsets (best fit), else above
-    everything it meets."""
-    n = sum(len(g.members) for g in groups)
-    off = np.zeros(n, np.int64)
-    end = np.zeros(n, np.int64)
-    first = np.zeros(n, np.int64)
-    last = np.zeros(n, np.int64)
-    k = 0
-    offsets: dict[str, int] = {}
-    for g in groups:
-        # base O is forbidden by a placed [q_off, q_end) that member (rel, size) meets in
-        # time when q_off - size - rel < O < q_end - rel
-        lo_parts, hi_parts = [], []
-        for r, rel in g.members:
-            size = align_up(r.size, alignment)
-            if size == 0:
-                continue
-            meet = (first[:k] <= r.live.last) & (r.live.first <= last[:k]) & (end[:k] > off[:k])
-            lo_parts.append(off[:k][meet] - size - rel)
-            hi_parts.append(end[:k][meet] - rel)
-        at = 0
-        if lo_parts and sum(p.size for p in lo_parts):
-            lo, hi = np.concatenate(lo_parts), np.concatenate(hi_parts)
-            order = np.argsort(lo, kind="stable")
-            lo, hi = lo[order], hi[order]
-            reach = np.maximum.accumulate(np.concatenate(([0], hi)))
-            room = lo - reach[:-1]  # allowed bases [reach, lo] before each interval
-            ok = np.flatnonzero(room >= 0)
-            if ok.size == 0:
-                at = int(reach[-1])
-            elif best_fit:
-                at = int(reach[ok[np.argmin(room[ok])]])
-            else:
-                at = int(reach[ok[0]])
-        for r, rel in g.members:
-            offsets[r.name] = at + rel
-            off[k], end[k] = at + rel, at + rel + align_up(r.size, alignment)
-            first[k], last[k] = r.live.first, r.live.last
-            k += 1
-    return offsets
-
-
-def _arena(groups: list[Group], offsets: dict[str, int], alignment: int) -> int:
-    return max((offsets[r.name] + align_up(r.size, alignment) for g in groups
-                for r, _ in g.members), default=0)
-
-
-def _refine(ranked: list[Group], alignment: int, best_fit: bool, rounds: int):
-    """Squeaky wheel: a group that reaches the arena top moves to the front of the order
-    and everything is placed again; kept when the arena does not grow."""
-    offsets = fit(ranked, alignment, best_fit)
-    best = _arena(ranked, offsets, alignment)
-    order = list(ranked)
-    seen = {tuple(id(g) for g in order)}
-    for _ in range(rounds):
-        moved = None
-        for g in order:
-            if any(offsets[r.name] + align_up(r.size, alignment) == best for r, _ in g.members):
-                candidate = [g] + [q for q in order if q is not g]
-                key = tuple(id(q) for q in candidate)
-                if key not in seen:
-                    seen.add(key)
-                    moved = candidate
-                    break
-        if moved is None:
-            break
-        trial = fit(moved, alignment, best_fit)
-        size = _arena(moved, trial, alignment)
-        if size <= best:
-            best, order, offsets = size, moved, trial
-    return best, offsets
-
-
 def place_best(requests: list[Request], alignment: int) -> tuple[int, dict[str, int]]:
     """First and best fit under each candidate order; the smallest arena (first on ties),
     then refined by squeaky wheel."""
     groups = group_requests(requests)
     best = None
     for key in _orders(groups, alignment):
-        ranked = [groups[i] for i in sorted(range(len(groups)), key=lambda i: key(i, groups[i]))]
+        ranked = rank(groups, key)
         for best_fit in (False, True):
-            offsets = fit(ranked, alignment, best_fit)
-            arena = _arena(groups, offsets, alignment)
+            offsets = fit([groups[i] for i in ranked], alignment, best_fit)
+            arena = arena_bytes(groups, offsets, alignment)
             if best is None or arena < best[0]:
                 best = (arena, offsets, ranked, best_fit)
     arena, offsets, ranked, best_fit = best
-    refined, refined_offsets = _refine(ranked, alignment, best_fit, REFINE_ROUNDS)
+    refined, _, refined_offsets = squeaky_wheel(groups, ranked, alignment, best_fit,
+                                                REFINE_ROUNDS)
     return (refined, refined_offsets) if refined < arena else (arena, offsets)
 
 
