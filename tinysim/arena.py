@@ -154,7 +154,7 @@ class ArenaExecutor:
                     raise PlanError(f"{self.where}: buffer '{b.name}' holds tensor {b.tensor}, "
                                     "which is not an activation tensor of the model")
                 t = g.tensor(b.tensor)
-                box = b.box or Box.whole(t.shape)
+                box = b.box_in(t.shape)
                 if not Box.whole(t.shape).contains(box) or b.size != box.size * t.itemsize:
                     raise PlanError(f"{self.where}: buffer '{b.name}' ({b.size} B) does not "
                                     f"hold box {box.start}..{box.stop} of tensor {t.index} "
@@ -164,7 +164,7 @@ class ArenaExecutor:
 
     def _pieces(self, k: int, a: Access) -> tuple[Box, Box | None, list[_Piece]]:
         t = self.graph.tensor(a.tensor)
-        box = a.box or Box.whole(t.shape)
+        box = a.box_in(t.shape)
         inside = box.intersect(Box.whole(t.shape)) if box.size else None
         pieces = []
         covered = 0
@@ -176,7 +176,7 @@ class ArenaExecutor:
                                 f"{'scratch' if b.kind == 'scratch' else f'tensor {b.tensor}'}")
             if inside is None:
                 continue
-            bbox = b.box or Box.whole(t.shape)
+            bbox = b.box_in(t.shape)
             part = inside.intersect(bbox)
             if part is None:
                 continue
@@ -204,7 +204,7 @@ class ArenaExecutor:
         """The buffer's bytes as a dense array of its box (a view into the arena)."""
         b = piece.buffer
         start = b.offset or 0
-        shape = (b.box or Box.whole(self.graph.tensor(b.tensor).shape)).shape
+        shape = b.box_in(self.graph.tensor(b.tensor).shape).shape
         return self._memory(b)[start:start + b.size].view(dtype).reshape(shape)
 
     def _check(self, k: int, a: Access, piece: _Piece) -> None:
@@ -235,7 +235,7 @@ class ArenaExecutor:
         out = np.full(box.shape, a.fill if a.fill is not None else 0, dtype)
         for piece in pieces:
             out[_slices(piece.box, box)] = self._buffer_array(piece, dtype)[
-                _slices(piece.box, piece.buffer.box or Box.whole(t.shape))]
+                _slices(piece.box, piece.buffer.box_in(t.shape))]
         return out
 
     def _write_target(self, k: int, a: Access) -> tuple[np.ndarray, list[_Piece], bool]:
@@ -252,11 +252,11 @@ class ArenaExecutor:
     def _commit(self, k: int, a: Access, arr: np.ndarray, pieces: list[_Piece],
                 direct: bool) -> None:
         t = self.graph.tensor(a.tensor)
-        box = a.box or Box.whole(t.shape)
+        box = a.box_in(t.shape)
         for piece in pieces:
             if not direct:
                 self._buffer_array(piece, arr.dtype)[
-                    _slices(piece.box, piece.buffer.box or Box.whole(t.shape))] = \
+                    _slices(piece.box, piece.buffer.box_in(t.shape))] = \
                     arr[_slices(piece.box, box)]
             self._mark(k, a, piece)
         value = self.values.setdefault(a.tensor, np.zeros(t.shape, t.dtype))

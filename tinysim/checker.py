@@ -90,7 +90,7 @@ def _check_buffers(graph: Graph, plan: Plan, add) -> None:
                 add("buffer", f"{where} holds tensor {b.tensor}, not an activation tensor")
                 continue
             t = graph.tensor(b.tensor)
-            box = b.box or Box.whole(t.shape)
+            box = b.box_in(t.shape)
             if not Box.whole(t.shape).contains(box):
                 add("buffer", f"{where}: box {box.start}..{box.stop} is not inside tensor "
                     f"{t.index} {t.shape}")
@@ -121,7 +121,7 @@ def _check_steps(graph: Graph, plan: Plan, add) -> None:
     written: dict[str, np.ndarray] = {}
     for b in plan.buffers:
         if b.kind == "tensor":
-            written[b.name] = np.full((b.box or Box.whole(graph.tensor(b.tensor).shape)).shape,
+            written[b.name] = np.full(b.box_in(graph.tensor(b.tensor).shape).shape,
                                       b.tensor in graph.inputs)
     coverage: dict[int, np.ndarray] = {}
     for k, st in enumerate(plan.steps):
@@ -149,7 +149,7 @@ def _check_steps(graph: Graph, plan: Plan, add) -> None:
                 add("access", f"{where} writes tensor {a.tensor} as output {a.slot}")
                 continue
             t = graph.tensor(a.tensor)
-            box = a.box or Box.whole(t.shape)
+            box = a.box_in(t.shape)
             if not Box.whole(t.shape).contains(box):
                 add("access", f"{where} writes box {box.start}..{box.stop} outside tensor "
                     f"{t.index} {t.shape}")
@@ -178,7 +178,7 @@ def _check_steps(graph: Graph, plan: Plan, add) -> None:
                 add("access", f"{where}: {exc}")
                 continue
             t = graph.tensor(a.tensor)
-            box = a.box or Box.whole(t.shape)
+            box = a.box_in(t.shape)
             if box != want:
                 add("access", f"{where} reads box {box.start}..{box.stop} of tensor {t.index}; "
                     f"the op needs {want.start}..{want.stop}")
@@ -231,7 +231,7 @@ def _check_pieces(graph: Graph, plan: Plan, k: int, where: str, a, box: Box, add
                 f"(tensor {a.tensor}) outside its live range [{b.first_step}, {b.last_step}]")
         if inside is None:
             continue
-        bbox = b.box or Box.whole(t.shape)
+        bbox = b.box_in(t.shape)
         part = inside.intersect(bbox)
         if part is None:
             continue

@@ -128,6 +128,10 @@ class Buffer:
     def end(self) -> int:
         return (self.offset or 0) + self.size
 
+    def box_in(self, shape: tuple[int, ...]) -> Box:
+        """The box held, of a tensor of ``shape`` (``box`` None: the whole tensor)."""
+        return self.box if self.box is not None else Box.whole(shape)
+
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "kind": self.kind, "tensor": self.tensor,
                              "box": self.box.to_json() if self.box else None,
@@ -168,6 +172,10 @@ class Access:
     buffers: tuple[str, ...]
     box: Box | None = None
     fill: int | None = None
+
+    def box_in(self, shape: tuple[int, ...]) -> Box:
+        """The box accessed, of a tensor of ``shape`` (``box`` None: the whole tensor)."""
+        return self.box if self.box is not None else Box.whole(shape)
 
     def to_json(self) -> dict[str, Any]:
         return {"slot": self.slot, "tensor": self.tensor, "buffers": list(self.buffers),
