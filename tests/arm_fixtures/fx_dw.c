@@ -84,3 +84,18 @@ static inline int32_t asm_sxtab_ror8(uint32_t x, uint32_t y)
 }
 
 FX_LOOP(fx_dw_sxtab_ror8, asm_sxtab_ror8(x, y))
+
+/* SSAT to int8 with an arithmetic right shift folded into the operand (ts_add_s8, for the
+ * output shifts 17, 18 and 19): sat8(x >> e). */
+#define FX_SSAT_ASR(e)                                                                     \
+    static inline int32_t asm_ssat_asr##e(int32_t x)                                       \
+    {                                                                                      \
+        int32_t r;                                                                         \
+        __asm__("ssat %0, #8, %1, asr #" #e : "=r"(r) : "r"(x));                           \
+        return r;                                                                          \
+    }                                                                                      \
+    FX_LOOP(fx_dw_ssat_asr##e, asm_ssat_asr##e((int32_t)x))
+
+FX_SSAT_ASR(17)
+FX_SSAT_ASR(18)
+FX_SSAT_ASR(19)

@@ -20,12 +20,14 @@ from conftest import ROOT
 from kernels_ref import average_pool_2d, max_pool_2d
 from kernels_ref._broadcast import Broadcast
 from kernels_ref._pool_common import pool_params
+from kernels_ref.add import LEFT_SHIFT, AddParams
 from kernels_ref.add import evaluate as add_evaluate
 from kernels_ref.add import quantized_add_params
 from kernels_ref.depthwise_conv_2d import depthwise_conv_2d
 from kernels_ref.quantization import multiply_by_quantized_multiplier, quantize_multiplier_array
 
 CPUS = ("cortex-m7", "cortex-m4")
+ADD_TABLE_MIN = 256   # ts_add_s8.c: the size from which ts_add_s8 builds its table
 FIXTURE = ROOT / "tests" / "arm_fixtures" / "fx_dw.c"
 
 
@@ -61,6 +63,9 @@ MODELS = {
     "fx_dw_smlal_hi": (lambda x, y, z: smlal(x, y, z) >> 32, "smlal"),
     "fx_dw_smlal_lo": (lambda x, y, z: smlal(x, y, z), "smlal"),
     "fx_dw_sxtab_ror8": (lambda x, y, z: s32(x) + s8(byte(y, 1)), "sxtab"),
+    "fx_dw_ssat_asr17": (lambda x, y, z: sat8(s32(x) >> 17), "ssat"),
+    "fx_dw_ssat_asr18": (lambda x, y, z: sat8(s32(x) >> 18), "ssat"),
+    "fx_dw_ssat_asr19": (lambda x, y, z: sat8(s32(x) >> 19), "ssat"),
     "fx_dw_smmlar": (lambda x, y, z: ((s32(z) << 32) + s32(x) * s32(y) + (1 << 31)) >> 32,
                      "smmlar"),
     "fx_dw_clamp4": (clamp4, "sel"),
@@ -229,6 +234,71 @@ def test_add_equals_reference(cpu, size, seed, s1, s2, so, z1, z2, zo, activatio
     expected = np.empty_like(a)
     add_evaluate(params, [a, b], [expected])
     got = kd.run_add(kd.machine(cpu), a, b, params)
+    np.testing.assert_array_equal(got.output, expected)
+
+
+HALF = (1 << 30, 0)   # the larger input scale's rescale in TFLM's Prepare: exactly 0.5
+
+
+@st.composite
+def raw_add_params(draw, output_shift: int | None) -> AddParams:
+    """ADD quantization drawn directly (not through scales) to reach every path of
+    ts_add_s8: the table path (one input's rescale HALF; either input, or both), the
+    per-element fast path (neither), the output shift given (17-19 have their own code,
+    SSAT with the shift folded in) or drawn in and out of the fast range [1, 23], zero
+    multipliers, input shifts down to -31, extreme offsets, full and narrow clamp ranges."""
+    def multiplier():   # QuantizeMultiplier's range [2^30, 2^31), or 0 (a zero scale)
+        return 0 if draw(st.integers(0, 9)) == 0 else draw(st.integers(1 << 30, 2 ** 31 - 1))
+
+    def rescale():
+        return HALF if draw(st.booleans()) else (multiplier(), draw(st.integers(-31, 0)))
+    m1, s1 = rescale()
+    m2, s2 = rescale()
+    mo = multiplier()
+    so = draw(st.integers(-31, 0)) if output_shift is None else output_shift
+    offset = st.one_of(st.sampled_from([-127, 128]), st.integers(-127, 128))
+    act_min, act_max = activation_range(draw) if draw(st.booleans()) else (-128, 127)
+    return AddParams(LEFT_SHIFT, draw(offset), m1, s1, draw(offset), m2, s2,
+                     draw(st.integers(-128, 127)), mo, so, act_min, act_max,
+                     Broadcast(None, None))
+
+
+# Both inputs HALF, output multiplier 2^30, shift -19: the rescaled sum r = k * 2^18 for
+# input sum k, a tie of RoundingDivideByPOT whenever k is odd; with k < 0 it rounds away
+# from zero, which the fast paths' [sum < 0] term must reproduce.
+NEGATIVE_TIES = AddParams(LEFT_SHIFT, 0, *HALF, 0, *HALF, 0, 1 << 30, -19, -128, 127,
+                          Broadcast(None, None))
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+@pytest.mark.parametrize("output_shift", [-17, -18, -19, None])
+@given(data=st.data(), size=st.integers(ADD_TABLE_MIN - 6, ADD_TABLE_MIN + 70),
+       seed=st.integers(0, 2 ** 32 - 1), extremes=st.booleans())
+def test_add_any_quantization_equals_reference(cpu, output_shift, data, size, seed, extremes):
+    """Both fast paths on either side of the table threshold, and the fallback."""
+    params = data.draw(raw_add_params(output_shift))
+    rng = np.random.default_rng(seed)
+    if extremes:   # the largest |input + offset|, where the word-size bounds are tight
+        a, b = (rng.choice(np.array([-128, 127], np.int8), size) for _ in range(2))
+    else:
+        a, b = (rng.integers(-128, 128, size, dtype=np.int8) for _ in range(2))
+    expected = np.empty_like(a)
+    add_evaluate(params, [a, b], [expected])
+    got = kd.run_add(kd.machine(cpu), a, b, params)
+    np.testing.assert_array_equal(got.output, expected)
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+@pytest.mark.parametrize("size", [ADD_TABLE_MIN - 1, ADD_TABLE_MIN + 3])
+def test_add_rounds_negative_ties_away_from_zero(cpu, size):
+    rng = np.random.default_rng(size)
+    a = rng.integers(-128, 128, size, dtype=np.int8)
+    b = rng.integers(-128, 128, size, dtype=np.int8)
+    expected = np.empty_like(a)
+    add_evaluate(NEGATIVE_TIES, [a, b], [expected])
+    total = a.astype(np.int64) + b
+    assert ((total < 0) & (total % 2 == 1)).sum() > size // 8, "the case holds negative ties"
+    got = kd.run_add(kd.machine(cpu), a, b, NEGATIVE_TIES)
     np.testing.assert_array_equal(got.output, expected)
 
 
