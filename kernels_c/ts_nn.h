@@ -177,10 +177,10 @@ typedef struct
  *
  * With left_shift 20, TFLM's multiplier ranges and an int8 output zero point (every int8
  * ADD TFLM prepares), four elements a step, each rescale one SMMLAR/SMMULR with the
- * second rounding folded in (ts_add_s8.c derives it); from 256 elements on, input 2's
- * rescale (plus input 1's offset) is looked up in a 256-word table built per call on the
- * stack (1 KiB of stack), exact because it holds TFLM's own values. Otherwise, and for
- * the last size % 4 elements, TFLM's own sequence per element.
+ * second rounding folded in (ts_add_s8.c derives it); from 256 elements on, the rescale
+ * of the smaller-scale input (plus the other's offset) comes from a 256-word table built
+ * per call on the stack (1 KiB), exact because it holds TFLM's own values. Otherwise,
+ * and for the last size % 4 elements, TFLM's own sequence per element.
  * @return TS_OK, or TS_ERROR_ARGUMENT if size < 0, left_shift is outside [0, 20], an
  *         input offset is outside [-127, 128] or the clamp range is invalid.
  */
